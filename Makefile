@@ -1,0 +1,67 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything else is bootstrapped from here (scripts/bootstrap.sh): uv, a
+# Python 3.13 venv from uv.lock, and separate tool environments for aws-sam-cli
+# and checkov, whose pins conflict with the app's.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+export BC_SKIP_MAPPING := TRUE
+
+VENV_BIN := .venv/bin
+PY := $(VENV_BIN)/python
+UV = $(shell scripts/bootstrap.sh uv)
+PY313 = $(shell scripts/bootstrap.sh python)
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+# sam build resolves the runtime's python3.13 from PATH: put a real one first.
+SAM = PATH="$(dir $(PY313)):$$PATH" $(UV) tool run --quiet --python $(PY313) --from aws-sam-cli==$(SAM_VERSION) sam
+CHECKOV = $(UV) tool run --quiet --python $(PY313) --from checkov==$(CHECKOV_VERSION) checkov
+STAGES := default dev staging prod
+XDIST ?= -n 2
+
+.PHONY: help setup run test lint typecheck template-checks sam-validate sam-build security pytest bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+setup: .venv/.synced  ## create .venv from uv.lock (done by every target that needs it)
+
+.venv/.synced: pyproject.toml uv.lock scripts/bootstrap.sh
+	@scripts/bootstrap.sh sync
+	@touch $@
+
+run: setup  ## simulate a few hundred agreements over ~40 days on the embedded AWS
+	$(VENV_BIN)/billing simulate --agreements 300 --days 40
+
+test: setup lint typecheck template-checks security pytest  ## every check CI runs
+	@echo "make test: all checks passed"
+
+lint: setup  ## ruff
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+
+typecheck: setup  ## mypy, strict on the layer package
+	$(VENV_BIN)/mypy
+
+template-checks: setup sam-validate sam-build  ## cfn-lint (+ serverless rules), sam validate --lint, sam build
+	$(VENV_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+
+sam-validate:
+	@for env in $(STAGES); do echo "sam validate --lint ($$env)"; $(SAM) validate --lint --config-env $$env || exit 1; done
+
+sam-build:  ## sam build (arm64 layer and functions) into .aws-sam/
+	$(SAM) build --cached --parallel
+
+security: setup  ## bandit on the code, checkov on the template
+	$(VENV_BIN)/bandit -q -r layers/shared/billing functions src -c pyproject.toml
+	$(CHECKOV) --quiet --compact -f template.yaml --framework cloudformation
+
+pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS
+	$(VENV_BIN)/pytest $(XDIST)
+
+bench: setup  ## measure requests, cost, cold imports, throughput into .bench/results.json
+	$(VENV_BIN)/python -m billing_local.bench
+
+clean:  ## remove build output and environments
+	rm -rf .aws-sam .venv .tools .bench .pytest_cache .mypy_cache .ruff_cache
