@@ -1,0 +1,1 @@
+"""The billing system's shared layer: domain core, services and AWS adapters."""

@@ -1,0 +1,7 @@
+"""accounting_exporter handler (placeholder until wired)."""
+
+from typing import Any
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {}

@@ -1,0 +1,7 @@
+"""event_replay handler (placeholder until wired)."""
+
+from typing import Any
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {}

@@ -1,0 +1,7 @@
+"""invoice_scheduler handler (placeholder until wired)."""
+
+from typing import Any
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {}

@@ -1,0 +1,1 @@
+"""Embedded AWS: stands template.yaml up on moto, in-process, and drives the real handlers."""
