@@ -1,7 +1,31 @@
-"""accounting_exporter handler (placeholder until wired)."""
+"""Accounting exporter: on its schedule, drains AccountingQueue into JSON Lines objects on S3."""
 
+from functools import cache
 from typing import Any
 
+import boto3
 
+from billing import clock, config
+from billing.observability import count, logger, metrics
+from billing.service.accounting import drain, export_batch
+
+_SAFETY_MS = 20_000  # leave time to write and delete the last batch
+
+
+@cache
+def _clients() -> tuple[Any, Any]:
+    return boto3.client("sqs"), boto3.client("s3")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {}
+    sqs, s3 = _clients()
+    queue_url, bucket = config.setting("ACCOUNTING_QUEUE_URL"), config.setting("ACCOUNTING_BUCKET")
+    exported = drain(
+        lambda: export_batch(sqs, s3, queue_url, bucket, clock.now()),
+        lambda: context.get_remaining_time_in_millis() > _SAFETY_MS,
+    )
+    count("EventsExported", exported)
+    logger.info("accounting export", extra={"exported": exported})
+    return {"exported": exported}

@@ -1,7 +1,57 @@
-"""agreement_projector handler (placeholder until wired)."""
+"""Agreement projector: AgreementQueue (SNS raw delivery) -> BillingTable.
+
+Each record is one agreement CloudEvent. Valid events are stored once per
+version and mark the agreement due; bad input is parked on the DLQ at once with
+its reason (no retries burnt); anything else fails the record so SQS retries it.
+"""
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from billing import bootstrap, clock
+from billing.adapters.messaging import lambda_record_attributes
+from billing.domain.errors import BadInput
+from billing.observability import count, logger, metrics
+from billing.service.ingest import Outcome, ingest
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+_METRIC = {
+    Outcome.STORED: "AgreementEventsStored",
+    Outcome.DUPLICATE: "DuplicateEventsIgnored",
+    Outcome.STALE: "StaleEventsIgnored",
+}
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        result = ingest(record.body, bootstrap.billing_table(), clock.now())
+    except BadInput as error:
+        bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
+            record.body, lambda_record_attributes(record.raw_event), error.code, str(error)
+        )
+        count("EventsRejected")
+        logger.error(
+            "agreement event rejected", extra={"reason": str(error), "message_id": record.message_id}
+        )
+        return
+    count(_METRIC[result.outcome])
+    logger.info(
+        "agreement event " + result.outcome.value,
+        extra={
+            "event_id": result.event.event_id,
+            "agreement_id": result.event.agreement_id,
+            "event_type": result.event.type,
+            "version": result.event.version,
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {}
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

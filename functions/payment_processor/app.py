@@ -1,7 +1,84 @@
-"""payment_processor handler (placeholder until wired)."""
+"""Payment processor: PaymentQueue -> the gateway -> payment outcome events (outbox).
 
+Two message types arrive: `billing.invoice.issued` (first attempt, via the
+billing topic's filter) and `billing.payment.retry_due` (a scheduled retry).
+Powertools idempotency, keyed on the CloudEvent id (not the SQS messageId,
+which differs per queue and per re-send), skips what was already processed;
+the gateway's idempotency key per attempt makes a second charge impossible
+even when the idempotency record is lost.
+"""
+
+import json
 from typing import Any
 
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
+from billing import bootstrap, clock, config
+from billing.adapters.messaging import lambda_record_attributes
+from billing.domain.billing_events import INVOICE_ISSUED, PAYMENT_RETRY_DUE
+from billing.observability import count, logger, mask, metrics
+from billing.service.payments import Attempted, charge_new_invoice, retry_payment
+
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
+# The default session's client, created at cold start (Powertools would build its own session).
+persistence = DynamoDBPersistenceLayer(
+    table_name=config.setting("IDEMPOTENCY_TABLE"), boto3_client=boto3.client("dynamodb")
+)
+
+_HANDLERS = {INVOICE_ISSUED: charge_new_invoice, PAYMENT_RETRY_DUE: retry_payment}
+_METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retrying": "PaymentsRetried"}
+
+
+@idempotent_function(data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence)
+def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
+    handle = _HANDLERS[cloudevent["type"]]
+    attempted: Attempted | None = handle(
+        cloudevent, bootstrap.billing_table(), bootstrap.gateway(), config.payment_retry_days(), clock.now()
+    )
+    if attempted is None or attempted.result is None:
+        return {"status": "already_handled"}
+    payment = attempted.payment
+    count(_METRIC[payment.status])
+    logger.info(
+        f"payment {payment.status}",
+        extra={
+            "agreement_id": payment.agreement_id,
+            "document_id": payment.document_id,
+            "attempt": payment.attempts,
+            "payment_method": mask(payment.payment_method),
+        },
+    )
+    return {"status": payment.status, "attempts": payment.attempts}
+
+
+def record_handler(record: SQSRecord) -> None:
+    cloudevent = json.loads(record.body)
+    if cloudevent.get("type") not in _HANDLERS:
+        bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
+            record.body,
+            lambda_record_attributes(record.raw_event),
+            "unknown_type",
+            f"unknown_type: type: {str(cloudevent.get('type'))[:100]} is not a payment message",
+        )
+        count("EventsRejected")
+        logger.error("payment message rejected", extra={"message_id": record.message_id})
+        return
+    logger.append_keys(event_id=cloudevent["id"], agreement_id=cloudevent.get("subject"))
+    process(cloudevent=cloudevent)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {}
+    idempotency.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,381 @@
+"""BillingTable: the single-table layout of docs/ARCHITECTURE.md, behind small methods.
+
+Everything about one agreement lives in the partition `AGR#<id>`; sort keys are
+chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
+
+    AGREEMENT             state: rev (optimistic lock), doc_seq, timezone, due-index keys
+    DOC#<seq:06d>         issued documents
+    EVT#<version:010d>    inbound agreement events (one per version: dedupe and conflicts)
+    OUT#<event id>        billing events: the outbox and the event store
+    PAY#<document id>     payment state of one invoice
+
+Every write that matters is conditional or transactional.
+"""
+
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from billing.domain.billing_events import BillingEvent
+from billing.domain.engine import Document
+
+STATE_SK = "AGREEMENT"
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+
+
+class StaleState(Exception):
+    """The agreement changed since it was read (another writer won): read again and redo."""
+
+
+class VersionTaken(Exception):
+    """An inbound event with this agreement and version is already stored."""
+
+
+def agreement_pk(agreement_id: str) -> str:
+    return f"AGR#{agreement_id}"
+
+
+def due_shard(agreement_id: str, shards: int) -> str:
+    return f"DUE#{zlib.crc32(agreement_id.encode()) % shards}"
+
+
+def _item(**attrs: Any) -> dict[str, Any]:
+    return {k: _SER.serialize(v) for k, v in attrs.items() if v is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _DES.deserialize(v) for k, v in item.items()}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInbound:
+    version: int
+    event_id: str
+    fingerprint: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingView:
+    """What the generator needs of one agreement, read in one Query."""
+
+    agreement_id: str
+    inbound: tuple[StoredInbound, ...]
+    documents: tuple[Document, ...]
+    rev: int
+    last_run_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    agreement_id: str
+    document_id: str
+    amount_minor: int
+    currency: str
+    payment_method: str
+    status: str  # pending | retrying | succeeded | failed
+    attempts: int
+    first_attempt_on: date
+
+
+class BillingTable:
+    def __init__(self, table_name: str, shards: int, client: Any = None) -> None:
+        self.name = table_name
+        self.shards = shards
+        self._ddb = client or boto3.client("dynamodb")
+
+    # -- inbound agreement events ------------------------------------------------
+
+    def inbound_events(self, agreement_id: str) -> list[StoredInbound]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":evt": "EVT#"}),
+        )
+        return [_inbound(i) for i in items]
+
+    def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
+        """Store the event once per version and mark the agreement due, atomically.
+
+        Raises VersionTaken if the version is already stored (a duplicate or a conflict).
+        """
+        pk = agreement_pk(agreement_id)
+        put = {
+            "TableName": self.name,
+            "Item": _item(
+                pk=pk,
+                sk=f"EVT#{stored.version:010d}",
+                version=stored.version,
+                event_id=stored.event_id,
+                fingerprint=stored.fingerprint,
+                body=stored.body,
+                received_at=received_at,
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}]
+            )
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise VersionTaken(f"{agreement_id} v{stored.version}") from error
+            raise
+
+    def _mark_due(self, pk: str, agreement_id: str, due_at: str) -> dict[str, Any]:
+        # Due at the event's arrival: the next daily run picks the agreement up.
+        return {
+            "TableName": self.name,
+            "Key": _item(pk=pk, sk=STATE_SK),
+            "UpdateExpression": "SET rev = if_not_exists(rev, :zero) + :one, gsi1pk = :shard, "
+            "gsi1sk = :due ADD inbound_count :one",
+            "ExpressionAttributeValues": _item(
+                **{
+                    ":zero": 0,
+                    ":one": 1,
+                    ":shard": due_shard(agreement_id, self.shards),
+                    ":due": f"{due_at}#{STATE_SK}",
+                }
+            ),
+        }
+
+    # -- billing -----------------------------------------------------------------
+
+    def billing_view(self, agreement_id: str) -> BillingView:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND sk < :hi",
+            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":hi": "EVT$"}),
+            ConsistentRead=True,
+        )
+        state: dict[str, Any] = {}
+        documents: list[Document] = []
+        inbound: list[StoredInbound] = []
+        for item in items:
+            sk = item["sk"]
+            if sk == STATE_SK:
+                state = item
+            elif sk.startswith("DOC#"):
+                documents.append(Document.from_json(json.loads(item["document"]), seq=int(item["seq"])))
+            elif sk.startswith("EVT#"):
+                inbound.append(_inbound(item))
+        return BillingView(
+            agreement_id=agreement_id,
+            inbound=tuple(inbound),
+            documents=tuple(sorted(documents, key=lambda d: d.seq)),
+            rev=int(state.get("rev", 0)),
+            last_run_at=state.get("last_run_at"),
+        )
+
+    def commit_run(
+        self,
+        view: BillingView,
+        *,
+        run_at: str,
+        document: Document | None,
+        events: Sequence[BillingEvent],
+        next_due_at: str | None,
+    ) -> None:
+        """Write the run's outcome for one agreement in one transaction, if nobody changed it since `view`.
+
+        The document, its billing events (the outbox) and the next due instant
+        commit together or not at all. Raises StaleState when the agreement
+        changed (a new inbound event, another generator): read again and redo.
+        """
+        pk = agreement_pk(view.agreement_id)
+        values: dict[str, Any] = {":rev": view.rev, ":next": view.rev + 1, ":run": run_at}
+        sets = ["rev = :next", "last_run_at = :run"]
+        if next_due_at is None:
+            remove = " REMOVE gsi1pk, gsi1sk"
+        else:
+            remove = ""
+            sets += ["gsi1pk = :shard", "gsi1sk = :due"]
+            values[":shard"] = due_shard(view.agreement_id, self.shards)
+            values[":due"] = f"{next_due_at}#{STATE_SK}"
+        condition = "attribute_not_exists(rev)" if view.rev == 0 else "rev = :rev"
+        if view.rev == 0:
+            del values[":rev"]
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.name,
+                    "Key": _item(pk=pk, sk=STATE_SK),
+                    "UpdateExpression": "SET " + ", ".join(sets) + remove,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": _item(**values),
+                }
+            }
+        ]
+        if document is not None:
+            items.append(
+                self._put_new(
+                    pk, f"DOC#{document.seq:06d}", document=json.dumps(document.to_json()), seq=document.seq
+                )
+            )
+        items += [self._outbox_put(pk, event) for event in events]
+        self._transact(items)
+
+    # -- outbox / event store ----------------------------------------------------
+
+    def _outbox_put(self, pk: str, event: BillingEvent) -> dict[str, Any]:
+        day = event.time[:10]
+        return self._put_new(
+            pk,
+            f"OUT#{event.id}",
+            type=event.type,
+            time=event.time,
+            body=json.dumps(event.body, separators=(",", ":")),
+            attributes=event.attributes,
+            gsi2pk=f"EVT#{day}",
+            gsi2sk=f"{event.time}#{event.id}",
+        )
+
+    def _put_new(self, pk: str, sk: str, **attrs: Any) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.name,
+                "Item": _item(pk=pk, sk=sk, **attrs),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def events_between(self, first_day: date, last_day: date) -> Iterator[dict[str, Any]]:
+        """Stored billing events by day (EventsByDay index), oldest first."""
+        day = first_day
+        while day <= last_day:
+            yield from self._query(
+                IndexName="EventsByDay",
+                KeyConditionExpression="gsi2pk = :day",
+                ExpressionAttributeValues=_item(**{":day": f"EVT#{day.isoformat()}"}),
+            )
+            day += timedelta(days=1)
+
+    def events_of(self, agreement_id: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :out)",
+            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":out": "OUT#"}),
+        )
+        return sorted(items, key=lambda i: (i["time"], i["sk"]))
+
+    # -- due index ---------------------------------------------------------------
+
+    def due(self, shard: int, upto: str) -> Iterator[tuple[str, str]]:
+        """(agreement id, due sort key) of everything due at or before `upto` in one shard."""
+        for item in self._query(
+            IndexName="DueIndex",
+            KeyConditionExpression="gsi1pk = :shard AND gsi1sk <= :upto",
+            ExpressionAttributeValues=_item(**{":shard": f"DUE#{shard}", ":upto": f"{upto}#~"}),
+        ):
+            yield item["pk"].removeprefix("AGR#"), item["gsi1sk"]
+
+    # -- payments ----------------------------------------------------------------
+
+    def payment(self, agreement_id: str, document_id: str) -> Payment | None:
+        response = self._ddb.get_item(
+            TableName=self.name,
+            Key=_item(pk=agreement_pk(agreement_id), sk=f"PAY#{document_id}"),
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        item = _plain(response["Item"])
+        return Payment(
+            agreement_id=agreement_id,
+            document_id=document_id,
+            amount_minor=int(item["amount_minor"]),
+            currency=item["currency"],
+            payment_method=item["payment_method"],
+            status=item["status"],
+            attempts=int(item["attempts"]),
+            first_attempt_on=date.fromisoformat(item["first_attempt_on"]),
+        )
+
+    def commit_payment(
+        self,
+        payment: Payment,
+        *,
+        previous_attempts: int,
+        retry_at: str | None,
+        events: Sequence[BillingEvent],
+    ) -> None:
+        """Record an attempt's outcome (and its billing event) once: conditional on the attempt count.
+
+        Raises StaleState if this attempt was already recorded (a redelivery).
+        """
+        pk = agreement_pk(payment.agreement_id)
+        item = _item(
+            pk=pk,
+            sk=f"PAY#{payment.document_id}",
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            payment_method=payment.payment_method,
+            status=payment.status,
+            attempts=payment.attempts,
+            first_attempt_on=payment.first_attempt_on.isoformat(),
+        )
+        if retry_at is not None:
+            item |= _item(
+                gsi1pk=due_shard(payment.agreement_id, self.shards),
+                gsi1sk=f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}",
+            )
+        put = {
+            "TableName": self.name,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk) OR attempts = :prev",
+            "ExpressionAttributeValues": _item(**{":prev": previous_attempts}),
+        }
+        if previous_attempts == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+            del put["ExpressionAttributeValues"]
+        self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            if len(items) == 1 and "Put" in items[0]:
+                self._ddb.put_item(**items[0]["Put"])
+            elif len(items) == 1:
+                self._ddb.update_item(**items[0]["Update"])
+            else:
+                self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _condition_failed(error):
+                raise StaleState(str(error)) from error
+            raise
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self.name
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _plain(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _inbound(item: dict[str, Any]) -> StoredInbound:
+    return StoredInbound(
+        version=int(item["version"]),
+        event_id=item["event_id"],
+        fingerprint=item["fingerprint"],
+        body=item["body"],
+    )

@@ -1,0 +1,71 @@
+"""SNS and SQS: publish billing events, send jobs, park bad input on a DLQ."""
+
+import json
+from collections.abc import Iterable, Sequence
+from itertools import batched
+from typing import Any
+
+import boto3
+
+REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason")
+
+
+def sns_attributes(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+
+
+class Topic:
+    def __init__(self, arn: str, client: Any = None) -> None:
+        self.arn = arn
+        self._sns = client or boto3.client("sns")
+
+    def publish_batch(self, messages: Sequence[tuple[str, str, dict[str, str]]]) -> list[str]:
+        """Publish (id, body, attributes) in batches of 10; return the ids that failed."""
+        failed: list[str] = []
+        for chunk in batched(messages, 10):
+            entries = [
+                {"Id": str(i), "Message": body, "MessageAttributes": sns_attributes(attrs)}
+                for i, (_, body, attrs) in enumerate(chunk)
+            ]
+            response = self._sns.publish_batch(TopicArn=self.arn, PublishBatchRequestEntries=entries)
+            failed += [chunk[int(f["Id"])][0] for f in response.get("Failed", [])]
+        return failed
+
+
+class Queue:
+    def __init__(self, url: str, client: Any = None) -> None:
+        self.url = url
+        self._sqs = client or boto3.client("sqs")
+
+    def send_batch(self, messages: Iterable[tuple[str, dict[str, str]]]) -> int:
+        """Send (body, attributes) in batches of 10; raise if any entry failed (the caller retries)."""
+        sent = 0
+        for chunk in batched(messages, 10):
+            entries = [
+                {"Id": str(i), "MessageBody": body, "MessageAttributes": sns_attributes(attrs)}
+                for i, (body, attrs) in enumerate(chunk)
+            ]
+            response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+            if response.get("Failed"):
+                raise RuntimeError(f"{len(response['Failed'])} messages not accepted by {self.url}")
+            sent += len(entries)
+        return sent
+
+    def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
+        """Put rejected input on this (dead-letter) queue at once, with its reason attached."""
+        attrs = {k: v for k, v in attributes.items() if k not in REJECTION_ATTRIBUTES}
+        attrs |= {"rejection_code": code, "rejection_reason": reason[:1024]}
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=sns_attributes(attrs))
+
+
+def lambda_record_attributes(record: dict[str, Any]) -> dict[str, str]:
+    """String message attributes of a Lambda SQS record, as a plain dict."""
+    return {
+        k: v["stringValue"]
+        for k, v in record.get("messageAttributes", {}).items()
+        if v.get("dataType", "String").startswith("String") and "stringValue" in v
+    }
+
+
+def to_json(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))

@@ -1,0 +1,39 @@
+"""Builds the adapters a handler needs, once per container (the composition root).
+
+Handlers ask for what they use; nothing is created at import time, so a cold
+start only pays for the clients its function actually touches.
+"""
+
+from functools import cache
+
+from billing import config
+from billing.adapters.dynamo import BillingTable
+from billing.adapters.gateway import sandbox_gateway
+from billing.adapters.messaging import Queue, Topic
+from billing.domain.payments import PaymentGateway
+
+
+@cache
+def billing_table() -> BillingTable:
+    return BillingTable(config.billing_table(), config.due_shards())
+
+
+@cache
+def queue(variable: str) -> Queue:
+    return Queue(config.setting(variable))
+
+
+@cache
+def billing_topic() -> Topic:
+    return Topic(config.setting("BILLING_TOPIC_ARN"))
+
+
+@cache
+def gateway() -> PaymentGateway:
+    return sandbox_gateway(config.setting("LEDGER_TABLE"), config.setting("PAYMENT_PROVIDER_KEY_PARAM", ""))
+
+
+def reset() -> None:
+    """Forget every cached adapter (tests and the embedded AWS start new clouds)."""
+    for factory in (billing_table, queue, billing_topic, gateway):
+        factory.cache_clear()

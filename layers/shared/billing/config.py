@@ -1,0 +1,39 @@
+"""Typed view of the handlers' environment (set by template.yaml).
+
+Read lazily, so importing a handler never fails on a missing variable and each
+handler only needs the variables it uses. No secrets live here: the payment
+provider key is read from SSM (see billing.adapters.gateway).
+"""
+
+import json
+import os
+
+
+class MissingSetting(RuntimeError):
+    """A variable the template should have set is absent."""
+
+
+def setting(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise MissingSetting(f"environment variable {name} is not set (see template.yaml)")
+    return value
+
+
+def billing_table() -> str:
+    return setting("BILLING_TABLE")
+
+
+def due_shards() -> int:
+    return int(setting("DUE_SHARDS", "16"))
+
+
+def payment_retry_days() -> tuple[int, ...]:
+    return tuple(int(d) for d in setting("PAYMENT_RETRY_DAYS", "1,3,7").split(",") if d.strip())
+
+
+def json_setting(name: str) -> dict[str, object]:
+    value = json.loads(setting(name))
+    if not isinstance(value, dict):
+        raise MissingSetting(f"environment variable {name} must be a JSON object")
+    return value

@@ -1,0 +1,118 @@
+"""Charge invoices through the gateway: once per attempt, retries on a schedule, one final outcome.
+
+Attempt n of an invoice always uses the idempotency key (invoice, n): a
+redelivered message, a crash after the charge, or a timeout reconciled with
+`find` can never take the money twice. Soft declines are retried on the days of
+`retry_days` counted from the first attempt: the payment item goes onto the
+due index and the daily run sends a `billing.payment.retry_due` command (SQS
+delays stop at 15 minutes; the due index is already read every day).
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from billing.adapters.dynamo import BillingTable, Payment, StaleState
+from billing.domain.billing_events import payment_outcome
+from billing.domain.payments import (
+    ChargeRequest,
+    ChargeResult,
+    GatewayTimeout,
+    PaymentGateway,
+    after_attempt,
+    idempotency_key,
+)
+
+
+class OutcomeUnknown(Exception):
+    """The gateway timed out and does not know the charge yet: retry the message later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    payment: Payment
+    result: ChargeResult | None  # None when this attempt had already been recorded (a redelivery)
+
+
+def charge_new_invoice(
+    event: dict[str, Any],
+    table: BillingTable,
+    gateway: PaymentGateway,
+    retry_days: tuple[int, ...],
+    now: datetime,
+) -> Attempted | None:
+    """First attempt for a `billing.invoice.issued` event; None if the invoice is already being paid."""
+    data = event["data"]
+    document = data["document"]
+    agreement_id = document["agreement_id"]
+    if table.payment(agreement_id, document["document_id"]) is not None:
+        return None  # a replay or a second delivery: attempts continue through the schedule
+    payment = Payment(
+        agreement_id=agreement_id,
+        document_id=document["document_id"],
+        amount_minor=int(document["total_minor"]),
+        currency=document["currency"],
+        payment_method=data["payment_method"],
+        status="pending",
+        attempts=0,
+        first_attempt_on=now.date(),
+    )
+    return _attempt(payment, table, gateway, retry_days, now)
+
+
+def retry_payment(
+    event: dict[str, Any],
+    table: BillingTable,
+    gateway: PaymentGateway,
+    retry_days: tuple[int, ...],
+    now: datetime,
+) -> Attempted | None:
+    """A scheduled retry (`billing.payment.retry_due`); None if it is no longer awaited."""
+    data = event["data"]
+    payment = table.payment(data["agreement_id"], data["document_id"])
+    if payment is None or payment.status != "retrying" or payment.attempts + 1 != int(data["attempt"]):
+        return None
+    return _attempt(payment, table, gateway, retry_days, now)
+
+
+def _attempt(
+    payment: Payment, table: BillingTable, gateway: PaymentGateway, retry_days: tuple[int, ...], now: datetime
+) -> Attempted:
+    attempt = payment.attempts + 1
+    request = ChargeRequest(
+        idempotency_key=idempotency_key(payment.document_id, attempt),
+        document_id=payment.document_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        payment_method=payment.payment_method,
+    )
+    try:
+        result = gateway.charge(request)
+    except GatewayTimeout:
+        found = gateway.find(request.idempotency_key)
+        if found is None:
+            raise OutcomeUnknown(request.idempotency_key) from None
+        result = found
+    step = after_attempt(result, attempt, payment.first_attempt_on, retry_days)
+    status = "retrying" if not step.final else ("succeeded" if step.succeeded else "failed")
+    updated = replace(payment, status=status, attempts=attempt)
+    events = []
+    if step.final:
+        events.append(
+            payment_outcome(
+                succeeded=step.succeeded,
+                agreement_id=payment.agreement_id,
+                document_id=payment.document_id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                attempts=attempt,
+                reason=step.reason,
+                at=now,
+            )
+        )
+    retry_at = f"{step.retry_on.isoformat()}T00:00:00Z" if step.retry_on else None
+    try:
+        table.commit_payment(updated, previous_attempts=payment.attempts, retry_at=retry_at, events=events)
+    except StaleState:
+        return Attempted(updated, None)  # recorded by an earlier delivery of this attempt
+    return Attempted(updated, result)
