@@ -1,0 +1,44 @@
+"""The one exception the domain raises for input it refuses."""
+
+from __future__ import annotations
+
+__all__ = ["BadInput"]
+
+
+class BadInput(Exception):
+    """Input the billing rules refuse: never retried, always reported with a reason.
+
+    `code` is machine-readable (a metric dimension, a test assertion); `field` is a
+    dotted path into the event (``data.plan.currency``) or None when the problem is
+    the whole input. ``str(exc)`` is one line: ``"<code>: <field>: <message>"``.
+    """
+
+    code: str
+    field: str | None
+    message: str
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        self.code = code
+        self.field = field
+        # One line, always: a reason ends up in a log line and a queue attribute.
+        self.message = " ".join(message.split())
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if self.field is None:
+            return f"{self.code}: {self.message}"
+        return f"{self.code}: {self.field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"BadInput(code={self.code!r}, message={self.message!r}, field={self.field!r})"
+
+    def __reduce__(self) -> tuple[type[BadInput], tuple[str, str, str | None]]:
+        return (BadInput, (self.code, self.message, self.field))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BadInput):
+            return NotImplemented
+        return (self.code, self.field, self.message) == (other.code, other.field, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.field, self.message))
