@@ -58,7 +58,7 @@ security: setup  ## bandit on the code, checkov on the template
 	$(CHECKOV) --quiet --compact -f template.yaml --framework cloudformation
 
 pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS
-	$(VENV_BIN)/pytest $(XDIST)
+	$(VENV_BIN)/pytest -q $(XDIST)
 
 bench: setup  ## measure requests, cost, cold imports, throughput into .bench/results.json
 	$(VENV_BIN)/python -m billing_local.bench

@@ -1,2 +1,306 @@
-def main() -> None:
-    print("billing")
+"""`billing`: preview, simulate and invoke locally; redrive, replay and query a deployed stack.
+
+Errors a user can make (a missing file, a malformed scenario, an unknown
+function) print one line on stderr and exit 2, never a traceback.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = """examples:
+  billing preview tests/fixtures/scenarios/worked_example.json
+  billing simulate --agreements 300 --days 40
+  billing simulate --scenario tests/fixtures/scenarios/worked_example.json --chaos 7
+  billing invoke agreement_projector --event events/agreement_projector/sqs-agreement-created.json
+  billing redrive --stack billing-dev --queue payment --type billing.invoice.issued --max 100 --dry-run
+  billing events query --stack billing-dev --from 2026-03-01 --to 2026-03-31 --type billing.invoice.issued
+  billing replay --stack billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting
+"""
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as error:
+        print(f"billing: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="billing",
+        description="Recurring billing: preview the engine, simulate the pipeline on an embedded AWS, "
+        "invoke a handler, and operate a deployed stack (redrive, replay, query events).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _preview_parser(sub)
+    _simulate_parser(sub)
+    _invoke_parser(sub)
+    _redrive_parser(sub)
+    _replay_parser(sub)
+    _events_parser(sub)
+    return parser
+
+
+def _subparser(sub: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+# -- preview ---------------------------------------------------------------------
+
+
+def _preview_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "preview",
+        "Print the documents a scenario's runs issue, from the pure billing engine (no AWS).",
+        "billing preview tests/fixtures/scenarios/worked_example.json",
+    )
+    p.add_argument("scenario", type=Path, help="scenario JSON (CONTRACT §5)")
+    p.set_defaults(func=cmd_preview)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from billing_local.preview import ScenarioError, load_scenario, preview
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        raise UserError(str(error)) from None
+    print(json.dumps(preview(scenario), indent=2))
+    return 0
+
+
+# -- simulate --------------------------------------------------------------------
+
+
+def _simulate_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "simulate",
+        "Run a scenario, or a generated workload, through the whole pipeline on the embedded AWS "
+        "(template.yaml's real wiring on moto, in-process).",
+        "billing simulate --agreements 300 --days 40",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--scenario", type=Path, help="scenario JSON (CONTRACT §5); prints JSON documents")
+    source.add_argument("--agreements", type=int, default=None, help="generate N agreements (default 300)")
+    p.add_argument("--days", type=int, default=40, help="days of daily runs for a generated workload")
+    p.add_argument("--seed", type=int, default=7, help="seed of the generated workload")
+    p.add_argument("--chaos", type=int, metavar="SEED", help="inject faults drawn from this seed")
+    p.add_argument("--template", type=Path, default=Path("template.yaml"))
+    p.add_argument("--json", action="store_true", help="print the JSON result (default for --scenario)")
+    p.set_defaults(func=cmd_simulate)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from billing_local.preview import ScenarioError, load_scenario, parse_scenario
+    from billing_local.simulate import Simulation
+    from billing_local.workload import generate
+
+    _require_file(args.template)
+    try:
+        if args.scenario is not None:
+            scenario = load_scenario(args.scenario)
+        else:
+            agreements = 300 if args.agreements is None else args.agreements
+            if agreements < 1 or args.days < 1:
+                raise UserError("--agreements and --days must be at least 1")
+            scenario = parse_scenario(generate(agreements, args.days, seed=args.seed))
+    except ScenarioError as error:
+        raise UserError(str(error)) from None
+    if args.scenario is not None or args.json:
+        result = Simulation(scenario, template=args.template, chaos_seed=args.chaos).run()
+        print(json.dumps(result, indent=2))
+        return 0 if result.get("invariants", {}).get("all_hold", True) else 1
+    from billing_local.report import run_with_progress
+
+    return run_with_progress(scenario, template=args.template, chaos_seed=args.chaos)
+
+
+# -- invoke ----------------------------------------------------------------------
+
+
+def _invoke_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "invoke",
+        "Run one handler with a sample event on the embedded AWS: the Docker-free `sam local invoke`.",
+        "billing invoke agreement_projector --event events/agreement_projector/sqs-agreement-created.json",
+    )
+    p.add_argument(
+        "function", help="logical id (AgreementProjectorFunction) or folder name (agreement_projector)"
+    )
+    p.add_argument("--event", "-e", type=Path, required=True, help="event JSON file")
+    p.add_argument("--template", type=Path, default=Path("template.yaml"))
+    p.set_defaults(func=cmd_invoke)
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from billing_local.runtime.cloud import LocalCloud
+
+    _require_file(args.template)
+    event = _read_json(args.event)
+    with LocalCloud(args.template) as cloud:
+        try:
+            function = cloud.resolve_function(args.function)
+        except KeyError:
+            names = ", ".join(cloud.function_names())
+            raise UserError(f"unknown function {args.function!r}; one of: {names}") from None
+        result = cloud.invoke(function, event)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+# -- operations on a deployed stack ----------------------------------------------
+
+
+def _stack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, help="the deployed stack's name (samconfig: billing-<stage>)")
+    p.add_argument("--region", default=None)
+
+
+def _redrive_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "redrive",
+        "Move messages from a DLQ back to its source queue (invokes the stack's DlqRedriveFunction).",
+        "billing redrive --stack billing-dev --queue payment --type billing.invoice.issued --max 100 --dry-run",
+    )
+    _stack_args(p)
+    p.add_argument("--queue", required=True, choices=["agreement", "invoice-job", "payment", "accounting"])
+    p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
+    p.add_argument("--min-age", type=int, default=0, help="only messages at least this many seconds old")
+    p.add_argument("--max", type=int, dest="max_messages", help="move at most N messages")
+    p.add_argument("--dry-run", action="store_true", help="count what would move, move nothing")
+    p.set_defaults(func=cmd_redrive)
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    payload = {
+        "queue": args.queue,
+        "types": args.types or [],
+        "min_age_seconds": args.min_age,
+        "max_messages": args.max_messages,
+        "dry_run": args.dry_run,
+    }
+    return _invoke_deployed(args, "DlqRedriveFunction", payload)
+
+
+def _query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="first", required=True, help="first day (YYYY-MM-DD, UTC)")
+    p.add_argument("--to", dest="last", help="last day (default: --from)")
+    p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
+    p.add_argument("--agreement", help="only this agreement's events")
+    p.add_argument("--limit", type=int)
+
+
+def _query_payload(args: argparse.Namespace, action: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "from": args.first,
+        "to": args.last or args.first,
+        "types": args.types or [],
+        "agreement_id": args.agreement,
+        "limit": args.limit,
+    }
+
+
+def _replay_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "replay",
+        "Re-send stored billing events to the whole topic or to one subscriber's queue.",
+        "billing replay --stack billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting",
+    )
+    _stack_args(p)
+    _query_args(p)
+    p.add_argument("--target", default="topic", choices=["topic", "payment", "accounting"])
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_replay)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    payload = _query_payload(args, "replay") | {"target": args.target, "dry_run": args.dry_run}
+    return _invoke_deployed(args, "EventReplayFunction", payload)
+
+
+def _events_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "events",
+        "Query the event store of billing events (invokes the stack's EventReplayFunction).",
+        "billing events query --stack billing-dev --from 2026-03-01 --type billing.invoice.issued",
+    )
+    events_sub = p.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    q = _subparser(
+        events_sub,
+        "query",
+        "List billing events by time range, type and agreement.",
+        "billing events query --stack billing-dev --from 2026-03-01 --to 2026-03-31 --agreement agr-1001",
+    )
+    _stack_args(q)
+    _query_args(q)
+    q.set_defaults(func=cmd_events_query)
+
+
+def cmd_events_query(args: argparse.Namespace) -> int:
+    return _invoke_deployed(args, "EventReplayFunction", _query_payload(args, "query"))
+
+
+def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[str, Any]) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cfn = boto3.client("cloudformation", region_name=args.region)
+        resource = cfn.describe_stack_resource(StackName=args.stack, LogicalResourceId=logical_id)
+        name = resource["StackResourceDetail"]["PhysicalResourceId"]
+        response = boto3.client("lambda", region_name=args.region).invoke(
+            FunctionName=name, Payload=json.dumps(payload).encode()
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise UserError(f"cannot reach stack {args.stack!r}: {error}") from None
+    body = json.loads(response["Payload"].read() or b"null")
+    print(json.dumps(body, indent=2))
+    return 1 if response.get("FunctionError") else 0
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file (run from the project's root, or pass --template)")
+
+
+def _read_json(path: Path) -> Any:
+    _require_file(path)
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise UserError(f"{path}: not valid JSON ({error})") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
