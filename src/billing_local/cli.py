@@ -185,7 +185,7 @@ def _redrive_parser(sub: Any) -> None:
         sub,
         "redrive",
         "Move messages from a DLQ back to its source queue (invokes the stack's DlqRedriveFunction).",
-        "billing redrive --stack billing-dev --queue payment --type billing.invoice.issued --max 100 --dry-run",
+        "billing redrive --stack billing-dev --queue payment --max 100 --dry-run",
     )
     _stack_args(p)
     p.add_argument("--queue", required=True, choices=["agreement", "invoice-job", "payment", "accounting"])

@@ -27,7 +27,7 @@ from billing_local.runtime.cloud import LocalCloud
 DAILY_SCHEDULE = "DailyBillingSchedule"
 EXPORT_SCHEDULE = "AccountingExportSchedule"
 _DESERIALIZE = TypeDeserializer().deserialize
-PROVIDER_KEY = "sandbox-key-not-a-secret"  # noqa: S105 - the sandbox's dummy key, stored as SecureString
+PROVIDER_KEY = "sandbox-key-not-a-secret"  # the sandbox's dummy key, stored as SecureString
 
 
 @dataclass

@@ -45,7 +45,8 @@ class DynamoLedger:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             known = self.get(request.idempotency_key)
-            assert known is not None  # noqa: S101 - the condition failed because it exists
+            if known is None:  # the condition failed, so the item exists: only a deleted ledger gets here
+                raise
             return known
         return result
 

@@ -22,7 +22,7 @@ class Topic:
     def publish_batch(self, messages: Sequence[tuple[str, str, dict[str, str]]]) -> list[str]:
         """Publish (id, body, attributes) in batches of 10; return the ids that failed."""
         failed: list[str] = []
-        for chunk in batched(messages, 10):
+        for chunk in batched(messages, 10, strict=False):
             entries = [
                 {"Id": str(i), "Message": body, "MessageAttributes": sns_attributes(attrs)}
                 for i, (_, body, attrs) in enumerate(chunk)
@@ -40,7 +40,7 @@ class Queue:
     def send_batch(self, messages: Iterable[tuple[str, dict[str, str]]]) -> int:
         """Send (body, attributes) in batches of 10; raise if any entry failed (the caller retries)."""
         sent = 0
-        for chunk in batched(messages, 10):
+        for chunk in batched(messages, 10, strict=False):
             entries = [
                 {"Id": str(i), "MessageBody": body, "MessageAttributes": sns_attributes(attrs)}
                 for i, (body, attrs) in enumerate(chunk)

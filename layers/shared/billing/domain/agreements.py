@@ -440,8 +440,10 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
     if isinstance(raw, Mapping):
         _check_mapping_size(raw)
         obj: Any = raw
-    else:
+    elif isinstance(raw, (str, bytes, bytearray, memoryview)):
         obj = _load_json(raw)
+    else:
+        raise BadInput("not_cloudevent", f"a CloudEvent is a JSON object, got {_json_type(raw)}")
     if not isinstance(obj, Mapping):
         raise BadInput("not_cloudevent", f"a CloudEvent is a JSON object, got {_json_type(obj)}")
     event_id, type_, time = _check_envelope(obj)

@@ -9,7 +9,7 @@ started on Jan 31 has boundaries Jan 31, Feb 28/29, Mar 31, Apr 30 ...
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 __all__ = [
@@ -34,8 +34,14 @@ def add_months(start: date, months: int) -> date:
     month = month0 + 1
     day = start.day
     if day > 28:
-        day = min(day, calendar.monthrange(year, month)[1])
+        day = min(day, _month_length(year, month))
     return date(year, month, day)
+
+
+def _month_length(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if calendar.isleap(year) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def interval_days(interval: str, interval_count: int) -> int | None:
@@ -50,21 +56,17 @@ def interval_months(interval: str, interval_count: int) -> int | None:
     return None if unit is None else unit * interval_count
 
 
-def _step(interval: str, interval_count: int) -> tuple[int | None, int | None]:
-    days = interval_days(interval, interval_count)
-    months = interval_months(interval, interval_count)
-    if days is None and months is None:
-        raise ValueError(f"unknown interval {interval!r}")
-    return days, months
-
-
 def boundary(start: date, interval: str, interval_count: int, k: int) -> date:
     """Boundary `k` (k >= 0) of a plan started on `start`."""
-    days, months = _step(interval, interval_count)
-    if days is not None:
-        return start + timedelta(days=days * k)
-    assert months is not None
-    return add_months(start, months * k)
+    if interval == "month":
+        return add_months(start, interval_count * k)
+    if interval == "day":
+        return date.fromordinal(start.toordinal() + interval_count * k)
+    if interval == "week":
+        return date.fromordinal(start.toordinal() + 7 * interval_count * k)
+    if interval == "year":
+        return add_months(start, 12 * interval_count * k)
+    raise ValueError(f"unknown interval {interval!r}")
 
 
 def period(start: date, interval: str, interval_count: int, k: int) -> tuple[date, date]:
@@ -77,10 +79,12 @@ def index_of(start: date, interval: str, interval_count: int, day: date) -> int:
 
     Negative for days before `start`. O(1): computed, not walked.
     """
-    days, months = _step(interval, interval_count)
+    days = interval_days(interval, interval_count)
     if days is not None:
         return (day - start).days // days
-    assert months is not None
+    months = interval_months(interval, interval_count)
+    if months is None:
+        raise ValueError(f"unknown interval {interval!r}")
     k = ((day.year - start.year) * 12 + (day.month - start.month)) // months
     # The estimate is off by at most one because of day clamping: settle it.
     while add_months(start, months * k) > day:

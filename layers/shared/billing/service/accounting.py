@@ -32,7 +32,7 @@ def export_batch(
     key = f"exports/{now:%Y/%m/%d}/{digest}.jsonl"
     body = "".join(json.dumps(events[i], separators=(",", ":"), sort_keys=True) + "\n" for i in ids)
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/x-ndjson")
-    for chunk in batched(messages, 10):
+    for chunk in batched(messages, 10, strict=False):
         sqs.delete_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],

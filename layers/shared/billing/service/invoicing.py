@@ -53,7 +53,7 @@ def find_due(table: BillingTable, run_at: datetime) -> DueWork:
 
 def job_bodies(agreement_ids: list[str], run_at: datetime) -> Iterator[str]:
     """Invoice jobs: one message per AGREEMENTS_PER_JOB agreements (fewer messages, fewer invocations)."""
-    for chunk in batched(agreement_ids, AGREEMENTS_PER_JOB):
+    for chunk in batched(agreement_ids, AGREEMENTS_PER_JOB, strict=False):
         yield json.dumps({"run_at": iso_instant(run_at), "agreement_ids": list(chunk)})
 
 
