@@ -49,7 +49,9 @@ def summary_table(scenario: Scenario, result: dict[str, Any], seconds: float) ->
     table = Table(title=f"Simulation summary ({seconds:.1f} s)", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    agreements = {d["event"]["data"].get("agreement_id") for _, d in _deliveries(scenario)}
+    agreements = {
+        event["data"].get("agreement_id") for _, event in scenario.deliveries if isinstance(event, dict)
+    }
     table.add_row("agreements", str(len(agreements)))
     table.add_row("invoices", str(kinds.get("invoice", 0)))
     table.add_row("credit notes", str(kinds.get("credit_note", 0)))
@@ -61,7 +63,3 @@ def summary_table(scenario: Scenario, result: dict[str, Any], seconds: float) ->
     for name, depth in sorted(result["queues"].items()):
         table.add_row(f"left in {name}", str(depth["visible"] + depth["in_flight"]))
     return table
-
-
-def _deliveries(scenario: Scenario) -> list[tuple[Any, dict[str, Any]]]:
-    return [(on, {"event": event}) for on, event in scenario.deliveries]

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 from billing.adapters.gateway import DynamoLedger
+from billing.domain.billing_events import PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from billing.domain.engine import Document
-from billing_local.preview import Scenario
+from billing_local.chaos import Chaos
+from billing_local.preview import Scenario, preview
 from billing_local.runtime.cloud import LocalCloud
 
 DAILY_SCHEDULE = "DailyBillingSchedule"
@@ -49,21 +51,38 @@ class Simulation:
     days: list[DayReport] = field(default_factory=list)
 
     def run(self) -> dict[str, Any]:
-        at = self.scenario.at
-        first_instant = datetime.combine(self.timeline()[0], at) - timedelta(minutes=1)
+        at = self.scenario.runs.at
+        first_instant = datetime.combine(self.timeline()[0], at, tzinfo=UTC) - timedelta(minutes=1)
+        chaos = Chaos(self.chaos_seed) if self.chaos_seed is not None else None
         with LocalCloud(self.template, parameters=_parameters(at), start=first_instant) as cloud:
             self._setup(cloud)
             pending = list(self.scenario.deliveries)
-            for day in self.timeline():
-                arriving = [d for d in pending if d[0] <= day]
-                pending = pending[len(arriving) :]
-                self._run_day(cloud, day, [event for _, event in arriving])
+            if chaos is not None:
+                pending = chaos.plan(pending, last_run=self.scenario.runs.through)
+                chaos.install(cloud.faults)
+            try:
+                for day in self.timeline():
+                    arriving = [d for d in pending if d[0] <= day]
+                    pending = pending[len(arriving) :]
+                    self._run_day(cloud, day, [event for _, event in arriving])
+            finally:
+                if chaos is not None:
+                    chaos.uninstall(cloud.faults)
             if pending:  # deliveries after the last run never affect what was issued
                 self._deliver(cloud, [event for _, event in pending])
-            return self.result(cloud)
+            recovered = recover(cloud, self.timeline()[0], self.scenario.runs.through) if chaos else {}
+            result = self.result(cloud)
+            if chaos is not None:
+                result["chaos"] = {
+                    "seed": chaos.seed,
+                    "faults": dict(sorted(chaos.injected.items())),
+                    "recovery": recovered,
+                }
+            result["invariants"] = check_invariants(result, preview(self.scenario), exact=chaos is None)
+            return result
 
     def timeline(self) -> list[date]:
-        runs = self.scenario.runs_from, self.scenario.runs_through
+        runs = self.scenario.runs.from_date, self.scenario.runs.through
         first = min([runs[0], *(d for d, _ in self.scenario.deliveries if d < runs[0])])
         return [first + timedelta(days=i) for i in range((runs[1] - first).days + 1)]
 
@@ -75,10 +94,13 @@ class Simulation:
             )
 
     def _run_day(self, cloud: LocalCloud, day: date, events: list[dict[str, Any]]) -> None:
-        instant = datetime.combine(day, self.scenario.at)
+        instant = datetime.combine(day, self.scenario.runs.at, tzinfo=UTC)
         cloud.clock.advance_to(instant - timedelta(minutes=1))
         batches = self._deliver(cloud, events)
-        ran = self.scenario.runs_from <= day <= self.scenario.runs_through and day not in self.scenario.skip
+        ran = (
+            self.scenario.runs.from_date <= day <= self.scenario.runs.through
+            and day not in self.scenario.runs.skip
+        )
         if ran:
             cloud.clock.advance_to(instant)
             cloud.fire_schedule(DAILY_SCHEDULE, instant)
@@ -92,7 +114,9 @@ class Simulation:
     def _deliver(self, cloud: LocalCloud, events: list[dict[str, Any]]) -> int:
         batches = 0
         for event in events:
-            cloud.publish("AgreementTopic", json.dumps(event))
+            _retrying(
+                lambda e=event: cloud.publish("AgreementTopic", e if isinstance(e, str) else json.dumps(e))
+            )
             batches += cloud.drain()  # consume while producing: moto SQS slows with depth
         return batches
 
@@ -133,7 +157,13 @@ def read_documents(table: str) -> list[Document]:
 
 def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]:
     charges = Counter(c["document_id"] for c in DynamoLedger(ledger_table).charges())
-    payments = [i for i in _scan(billing_table) if i["sk"].startswith("PAY#")]
+    items = _scan(billing_table)
+    payments = [i for i in items if i["sk"].startswith("PAY#")]
+    outcomes = Counter(
+        json.loads(i["body"])["data"]["document_id"]
+        for i in items
+        if i["sk"].startswith("OUT#") and i["type"] in (PAYMENT_SUCCEEDED, PAYMENT_FAILED)
+    )
     return sorted(
         (
             {
@@ -142,8 +172,111 @@ def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]
                 "status": p["status"],
                 "attempts": int(p["attempts"]),
                 "charges": charges.get(p["sk"].removeprefix("PAY#"), 0),
+                "outcome_events": outcomes.get(p["sk"].removeprefix("PAY#"), 0),
             }
             for p in payments
         ),
         key=lambda p: (p["agreement_id"], p["document_id"]),
     )
+
+
+REDRIVE_QUEUES = ("agreement", "invoice-job", "payment", "accounting")
+
+
+def _retrying(call: Callable[[], Any], tries: int = 5) -> Any:
+    """Upstream retries its publish when chaos makes SNS fail (as any producer would)."""
+    for attempt in range(tries):
+        try:
+            return call()
+        except Exception:
+            if attempt == tries - 1:
+                raise
+    return None
+
+
+def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any]:
+    """What an operator does after an incident (docs/RUNBOOK.md): redrive every DLQ, replay what the
+    outbox could not publish, and let the pipeline quiesce."""
+    report: dict[str, Any] = {"redriven": 0, "outbox_replays": 0, "rounds": 0}
+    for _ in range(5):
+        report["rounds"] += 1
+        moved = sum(
+            int(cloud.invoke("DlqRedriveFunction", {"queue": queue})["moved"]) for queue in REDRIVE_QUEUES
+        )
+        report["redriven"] += moved
+        replayed = _replay_failed_outbox(cloud, first_day, last_day)
+        report["outbox_replays"] += replayed
+        cloud.drain()
+        if moved == 0 and replayed == 0:
+            break
+    return report
+
+
+def _replay_failed_outbox(cloud: LocalCloud, first_day: date, last_day: date) -> int:
+    """Stream batches that exhausted their retries land on the OutboxDLQ as pointers; the events
+    themselves are in the event store: re-send the period to the topic (consumers deduplicate)."""
+    sqs = boto3.client("sqs")
+    url = cloud.physical_id("OutboxDLQ")
+    failures = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        failures += len(messages)
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    if failures == 0:
+        return 0
+    event = {
+        "action": "replay",
+        "from": first_day.isoformat(),
+        "to": (last_day + timedelta(days=1)).isoformat(),
+        "target": "topic",
+    }
+    cloud.invoke("EventReplayFunction", event)
+    return failures
+
+
+def net_per_period(documents: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+    net: Counter[tuple[str, str, str]] = Counter()
+    for document in documents:
+        for line in document["lines"]:
+            net[(document["agreement_id"], line["period_start"], line["period_end"])] += line["amount_minor"]
+    return {key: value for key, value in net.items() if value != 0}
+
+
+def check_invariants(result: dict[str, Any], expected: dict[str, Any], *, exact: bool) -> dict[str, Any]:
+    """The chaos contract: what was issued matches preview, every invoice is charged at most once and
+    ends with one outcome, and nothing is left in any queue."""
+    got, want = net_per_period(result["documents"]), net_per_period(expected["documents"])
+    mismatched = sorted(set(got) ^ set(want) | {k for k in got.keys() & want.keys() if got[k] != want[k]})
+    checks: dict[str, Any] = {
+        "net_per_period_matches_preview": not mismatched,
+        "periods_checked": len(want),
+    }
+    if mismatched:
+        checks["mismatched_periods"] = [list(k) for k in mismatched[:20]]
+    if exact:
+        checks["documents_identical_to_preview"] = result["documents"] == expected["documents"]
+    chargeable = {
+        d["document_id"] for d in result["documents"] if d["kind"] == "invoice" and d["total_minor"] > 0
+    }
+    payments = {p["document_id"]: p for p in result["payments"]}
+    problems = []
+    for document_id in sorted(chargeable):
+        payment = payments.get(document_id)
+        if payment is None:
+            problems.append(f"{document_id}: never charged")
+        elif payment["charges"] > 1:
+            problems.append(f"{document_id}: charged {payment['charges']} times")
+        elif payment["status"] == "succeeded" and payment["charges"] != 1:
+            problems.append(f"{document_id}: succeeded without a charge in the gateway ledger")
+        elif payment["status"] != "succeeded" and payment["charges"] != 0:
+            problems.append(f"{document_id}: {payment['status']} but the gateway took the money")
+        elif payment["status"] in ("succeeded", "failed") and payment["outcome_events"] != 1:
+            problems.append(f"{document_id}: {payment['outcome_events']} final outcome events")
+    checks["every_invoice_charged_at_most_once_with_one_outcome"] = not problems
+    checks["invoices_checked"] = len(chargeable)
+    if problems:
+        checks["payment_problems"] = problems[:20]
+    left = {name: q["visible"] + q["in_flight"] + q.get("delayed", 0) for name, q in result["queues"].items()}
+    checks["every_queue_and_dlq_empty"] = not any(left.values())
+    checks["all_hold"] = all(v for k, v in checks.items() if isinstance(v, bool))
+    return checks
