@@ -87,7 +87,7 @@ class Simulation:
         return [first + timedelta(days=i) for i in range((runs[1] - first).days + 1)]
 
     def _setup(self, cloud: LocalCloud) -> None:
-        name = cloud.function_environment("PaymentProcessorFunction").get("PAYMENT_PROVIDER_KEY_PARAM")
+        name = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
         if name:
             boto3.client("ssm").put_parameter(
                 Name=name, Value=PROVIDER_KEY, Type="SecureString", Overwrite=True
@@ -103,9 +103,9 @@ class Simulation:
         )
         if ran:
             cloud.clock.advance_to(instant)
-            cloud.fire_schedule(DAILY_SCHEDULE, instant)
+            cloud.fire_schedule(schedule_id(cloud, DAILY_SCHEDULE), instant)
             batches += cloud.drain()
-            cloud.fire_schedule(EXPORT_SCHEDULE, instant)
+            cloud.fire_schedule(schedule_id(cloud, EXPORT_SCHEDULE), instant)
         report = DayReport(day, ran, len(events), batches)
         self.days.append(report)
         if self.on_day:
@@ -129,6 +129,14 @@ class Simulation:
             ),
             "queues": cloud.queue_depths(),
         }
+
+
+def schedule_id(cloud: LocalCloud, name: str) -> str:
+    """The translated logical id of a function's ScheduleV2 event (SAM prefixes the function's id)."""
+    matches = [s for s in cloud.schedule_names() if s == name or s.endswith(name)]
+    if len(matches) != 1:
+        raise KeyError(f"schedule {name!r} not found among {cloud.schedule_names()}")
+    return matches[0]
 
 
 def _parameters(at: time) -> dict[str, str]:

@@ -1,0 +1,49 @@
+"""One agreement travels the whole deployed path on the embedded AWS (template.yaml's wiring)."""
+
+import json
+from datetime import date
+
+import boto3
+from support import Pipeline, agreement_event
+
+
+def test_created_agreement_is_invoiced_charged_once_published_and_every_queue_empties(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-e2e", 1, start_date="2026-03-01"))
+    pipeline.run_day(date(2026, 3, 1))
+
+    [invoice] = pipeline.documents("agr-e2e")
+    assert invoice["kind"] == "invoice"
+    assert invoice["total_minor"] == 1000
+    assert invoice["lines"] == [
+        {"period_start": "2026-03-01", "period_end": "2026-04-01", "amount_minor": 1000}
+    ]
+    [payment] = pipeline.payments("agr-e2e")
+    assert payment["document_id"] == invoice["document_id"]
+    assert (payment["status"], payment["attempts"], payment["charges"], payment["outcome_events"]) == (
+        "succeeded",
+        1,
+        1,
+        1,
+    )
+    published = [json.loads(m["Body"]) for m in pipeline.messages("AccountingQueue")]
+    assert sorted(e["type"] for e in published) == ["billing.invoice.issued", "billing.payment.succeeded"]
+    assert pipeline.export_accounting() == {"exported": 2}
+    assert pipeline.left_in_queues() == {}
+
+    bucket = pipeline.cloud.physical_id("AccountingBucket")
+    [obj] = boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    lines = boto3.client("s3").get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines()
+    assert {json.loads(line)["type"] for line in lines} == {
+        "billing.invoice.issued",
+        "billing.payment.succeeded",
+    }
+
+
+def test_running_the_same_day_twice_issues_nothing_new(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-twice", 1, start_date="2026-03-01"))
+    pipeline.run_day(date(2026, 3, 1))
+    pipeline.run_day(date(2026, 3, 1))
+    assert len(pipeline.documents("agr-twice")) == 1
+    assert [p["charges"] for p in pipeline.payments("agr-twice")] == [1]

@@ -1,0 +1,94 @@
+"""The projector on the embedded AWS: bad input parked at once with its reason, duplicates and conflicts."""
+
+import json
+from datetime import date
+
+import boto3
+from support import Pipeline, agreement_event
+
+from billing.adapters.dynamo import agreement_pk
+
+
+def stored_versions(pipeline: Pipeline, agreement_id: str) -> list[int]:
+    table = pipeline.cloud.physical_id("BillingTable")
+    items = boto3.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+        ExpressionAttributeValues={":pk": {"S": agreement_pk(agreement_id)}, ":evt": {"S": "EVT#"}},
+    )["Items"]
+    return [int(i["version"]["N"]) for i in items]
+
+
+def test_bad_input_is_parked_on_the_dlq_at_once_with_a_one_line_reason(pipeline: Pipeline) -> None:
+    bad = agreement_event("agreement.created", "agr-bad", 1, start_date="2026-03-01")
+    bad["data"]["plan"]["currency"] = "XYZ"
+    pipeline.publish(bad)
+    pipeline.publish("not json at all")
+
+    parked = pipeline.messages("AgreementDLQ")
+    reasons = sorted(m["MessageAttributes"]["rejection_code"]["StringValue"] for m in parked)
+    assert reasons == ["invalid_json", "unknown_currency"]
+    for message in parked:
+        assert message["Attributes"]["ApproximateReceiveCount"] == "1"  # no retries burnt
+        reason = message["MessageAttributes"]["rejection_reason"]["StringValue"]
+        assert "\n" not in reason and reason.startswith(
+            message["MessageAttributes"]["rejection_code"]["StringValue"]
+        )
+    currency = next(m for m in parked if m["Body"].startswith("{"))
+    assert "data.plan.currency" in currency["MessageAttributes"]["rejection_reason"]["StringValue"]
+    assert json.loads(currency["Body"]) == bad  # the original body, to fix and resend
+    assert stored_versions(pipeline, "agr-bad") == []
+    assert pipeline.left_in_queues() == {"AgreementDLQ": 2}
+
+
+def test_duplicates_change_nothing(pipeline: Pipeline) -> None:
+    created = agreement_event("agreement.created", "agr-dup", 1, start_date="2026-03-01")
+    for _ in range(3):
+        pipeline.publish(created)
+    renamed = dict(created, id="another-id-same-content")
+    pipeline.publish(renamed)
+    pipeline.run_day(date(2026, 3, 1))
+    assert stored_versions(pipeline, "agr-dup") == [1]
+    assert len(pipeline.documents("agr-dup")) == 1
+    assert pipeline.left_in_queues() == {}
+
+
+def test_a_conflicting_version_is_reported_and_not_applied(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-cf", 1, start_date="2026-03-01"))
+    first = agreement_event(
+        "agreement.cancelled", "agr-cf", 2, event_id="cancel-a", effective_date="2026-03-10"
+    )
+    other = agreement_event(
+        "agreement.cancelled", "agr-cf", 2, event_id="cancel-b", effective_date="2026-03-20"
+    )
+    pipeline.publish(first)
+    pipeline.publish(other)
+    [parked] = pipeline.messages("AgreementDLQ")
+    assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == "conflict"
+    assert json.loads(parked["Body"])["id"] == "cancel-b"
+    pipeline.run_day(date(2026, 3, 1))
+    [invoice] = pipeline.documents("agr-cf")
+    assert invoice["total_minor"] == round(1000 * 9 / 31)  # cancelled on Mar 10 (the first version 2 wins)
+
+
+def test_events_out_of_order_bill_like_in_order(pipeline: Pipeline) -> None:
+    cancel = agreement_event("agreement.cancelled", "agr-ooo", 3, effective_date="2026-03-11")
+    amend = agreement_event(
+        "agreement.amended",
+        "agr-ooo",
+        2,
+        effective_date="2026-03-01",
+        plan={"amount_minor": 1000, "currency": "JPY", "interval": "month", "interval_count": 1},
+    )
+    created = agreement_event(
+        "agreement.created",
+        "agr-ooo",
+        1,
+        start_date="2026-03-01",
+        plan={"amount_minor": 500, "currency": "JPY", "interval": "month", "interval_count": 1},
+    )
+    for event in (cancel, amend, created):
+        pipeline.publish(event)
+    pipeline.run_day(date(2026, 3, 1))
+    [invoice] = pipeline.documents("agr-ooo")
+    assert invoice["total_minor"] == 323  # CONTRACT §2's worked example: round_half_up(1000 × 10 / 31)

@@ -1,0 +1,61 @@
+"""Operator tools on the embedded AWS: redrive a DLQ, query the event store, replay to one queue."""
+
+import json
+from datetime import date
+
+from support import Pipeline, agreement_event
+
+
+def test_redrive_dry_run_counts_then_moves_filtered_messages_back(pipeline: Pipeline) -> None:
+    event = agreement_event("agreement.created", "agr-rd", 1, start_date="2026-03-01")
+    pipeline.cloud.send("AgreementDLQ", json.dumps(event), {"type": "agreement.created"})
+    pipeline.cloud.send("AgreementDLQ", "junk", {"type": "junk"})
+
+    dry = pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "agreement", "dry_run": True})
+    assert (dry["examined"], dry["matched"], dry["moved"]) == (2, 2, 0)
+    assert pipeline.left_in_queues() == {"AgreementDLQ": 2}
+
+    moved = pipeline.cloud.invoke(
+        "DlqRedriveFunction", {"queue": "agreement", "types": ["agreement.created"]}
+    )
+    assert (moved["matched"], moved["moved"]) == (1, 1)
+    pipeline.cloud.drain()
+    pipeline.run_day(date(2026, 3, 1))
+    assert len(pipeline.documents("agr-rd")) == 1
+    [left] = pipeline.messages("AgreementDLQ")
+    assert left["Body"] == "junk"
+
+
+def test_redrive_respects_max_messages(pipeline: Pipeline) -> None:
+    for n in range(5):
+        pipeline.cloud.send("PaymentDLQ", json.dumps({"type": "x", "n": n}))
+    report = pipeline.cloud.invoke(
+        "DlqRedriveFunction", {"queue": "payment", "max_messages": 2, "dry_run": True}
+    )
+    assert report["matched"] == 2
+
+
+def test_query_and_replay_to_one_subscriber_only(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-rp", 1, start_date="2026-03-01"))
+    pipeline.run_day(date(2026, 3, 1))
+    pipeline.export_accounting()
+    assert pipeline.left_in_queues() == {}
+
+    found = pipeline.cloud.invoke(
+        "EventReplayFunction", {"action": "query", "from": "2026-03-01", "agreement_id": "agr-rp"}
+    )
+    assert [e["type"] for e in found["events"]] == ["billing.invoice.issued", "billing.payment.succeeded"]
+
+    replayed = pipeline.cloud.invoke(
+        "EventReplayFunction",
+        {
+            "action": "replay",
+            "from": "2026-03-01",
+            "types": ["billing.invoice.issued"],
+            "target": "accounting",
+        },
+    )
+    assert replayed["sent"] == 1
+    assert pipeline.left_in_queues() == {"AccountingQueue": 1}  # the payment queue saw nothing
+    [message] = pipeline.messages("AccountingQueue")
+    assert json.loads(message["Body"])["id"] == found["events"][0]["id"]  # same id: consumers deduplicate
