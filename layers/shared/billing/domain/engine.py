@@ -16,7 +16,6 @@ is always the same as a full recomputation, which the tests check).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ __all__ = [
     "Document",
     "Line",
     "bill",
+    "bill_and_next",
     "clear_cache",
     "document_id",
     "expected_amount",
@@ -163,7 +163,7 @@ def document_id(agreement_id: str, seq: int) -> str:
     The same in preview and in the deployed pipeline; a re-run that issues the
     same document again produces the same id (and the store refuses a second one).
     """
-    key = json.dumps([agreement_id, seq], separators=(",", ":"), ensure_ascii=False)
+    key = f"{len(agreement_id)}:{agreement_id}:{seq}"  # length-prefixed: unambiguous
     return "doc_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
@@ -209,9 +209,11 @@ def period_amount(state: AgreementState, start: date, end: date) -> int:
     cancel = state.cancel_date
     if cancel is not None and start >= cancel:
         return 0
-    stop = end if cancel is None or cancel >= end else cancel
-    days = (end - start).days
     prices = state.prices
+    stop = end if cancel is None or cancel >= end else cancel
+    if len(prices) == 1 and stop is end:
+        return prices[0].amount_minor  # one price for the whole period: no proration
+    days = (end - start).days
     i = _step_index(prices, start)
     total = 0
     a = start
@@ -232,15 +234,32 @@ def expected_amount(state: AgreementState, k: int) -> tuple[date, date, int]:
     return start, end, period_amount(state, start, end)
 
 
+def period_amount_if_period(state: AgreementState, start: date, end: date) -> int:
+    """`period_amount` if ``[start, end)`` is a period of the agreement's plan, else 0."""
+    if start < state.start_date:
+        return 0
+    k = index_of(state.start_date, state.interval, state.interval_count, start)
+    p_start, p_end, amount = expected_amount(state, k)
+    return amount if (p_start, p_end) == (start, end) else 0
+
+
 # --------------------------------------------------------------------------- memo
+#
+# After a scan on local date `through`, every period starting on or before
+# `through` is settled by `docs` under `state`. The cursor (k, k_start) is the
+# first period the scan did not examine: it starts after `through`, or on/after
+# the cancellation date (so it and everything after cost nothing). A later call
+# with an equal state, the same documents (plus the one the memo's own bill()
+# issued) and a later date only has to look at periods from the cursor on.
 
 
 @dataclass(slots=True)
 class _Memo:
     state: AgreementState
     docs: tuple[Document, ...]
-    through: date  # every period starting on or before `through` is settled by `docs` under `state`
-    latest_line: date | None  # the latest period_start among the docs' lines
+    through: date
+    k: int
+    k_start: date
 
 
 _MEMO: dict[str, _Memo] = {}
@@ -264,8 +283,6 @@ def _recall(state: AgreementState, docs: tuple[Document, ...], today: date) -> _
     memo = _MEMO.get(state.agreement_id)
     if memo is None or today < memo.through:
         return None
-    if memo.latest_line is not None and memo.latest_line > memo.through:
-        return None
     if memo.state is not state and memo.state != state:
         return None
     if len(memo.docs) != len(docs) or memo.docs != docs:
@@ -279,69 +296,118 @@ def _recall(state: AgreementState, docs: tuple[Document, ...], today: date) -> _
 @dataclass(slots=True)
 class _Scan:
     lines: list[Line]
-    latest_line: date | None  # latest period_start among the documents' (counted) lines
     future: dict[tuple[date, date], int]  # issued amounts for periods starting after today
-
-
-def _first_after(state: AgreementState, today: date) -> int:
-    """Index of the first period starting after `today`."""
-    if today < state.start_date:
-        return 0
-    return index_of(state.start_date, state.interval, state.interval_count, today) + 1
+    k: int  # the cursor: first period not examined (starts after today, or on/after the cancellation)
+    k_start: date
 
 
 def _scan(state: AgreementState, docs: tuple[Document, ...], today: date) -> _Scan:
-    memo = _recall(state, docs, today)
+    anchor, interval, count = state.start_date, state.interval, state.interval_count
     cancel = state.cancel_date
     lines: list[Line] = []
+    memo = _recall(state, docs, today)
     if memo is not None:
-        # Fast path: periods up to memo.through are settled; no line exists after it.
-        if today == memo.through:
-            return _Scan(lines, memo.latest_line, {})
-        k = _first_after(state, memo.through)
-        while True:
-            start, end, amount = expected_amount(state, k)
-            if start > today or (cancel is not None and start >= cancel):
-                break
+        # Fast path: periods before the cursor are settled and no line exists after it.
+        k, start = memo.k, memo.k_start
+        while start <= today and (cancel is None or start < cancel):
+            k += 1
+            end = boundary(anchor, interval, count, k)
+            amount = period_amount(state, start, end)
             if amount:
                 lines.append(Line(start, end, amount))
-            k += 1
-        return _Scan(lines, memo.latest_line, {})
+            start = end
+        return _Scan(lines, {}, k, start)
 
     # Full recomputation: what was issued per period, against what is due.
     issued: dict[tuple[date, date], int] = {}
-    latest: date | None = None
     for doc in docs:
         if doc.agreement_id != state.agreement_id:
-            raise ValueError(
-                f"document {doc.document_id} belongs to {doc.agreement_id}, not {state.agreement_id}"
-            )
+            raise ValueError(f"document {doc.document_id} is not one of {state.agreement_id}'s")
         if doc.currency != state.currency:
             continue  # amounts in another currency cannot be netted (see docs/BILLING.md)
         for line in doc.lines:
             key = (line.period_start, line.period_end)
             issued[key] = issued.get(key, 0) + line.amount_minor
-            if latest is None or line.period_start > latest:
-                latest = line.period_start
     k = 0
-    while True:
-        start, end, amount = expected_amount(state, k)
-        if start > today or (cancel is not None and start >= cancel):
-            break
-        diff = amount - issued.pop((start, end), 0)
+    start = anchor
+    while start <= today and (cancel is None or start < cancel):
+        k += 1
+        end = boundary(anchor, interval, count, k)
+        diff = period_amount(state, start, end) - issued.pop((start, end), 0)
         if diff:
             lines.append(Line(start, end, diff))
-        k += 1
+        start = end
     future: dict[tuple[date, date], int] = {}
-    for (start, end), amount in issued.items():
-        if start > today:
-            future[(start, end)] = amount
+    for (p_start, p_end), amount in issued.items():
+        if p_start > today:
+            future[(p_start, p_end)] = amount
         elif amount:
             # Issued for a period that is not (or no longer) billable: cancelled, or
             # not a period of this plan at all. Its amount under the state is 0.
-            lines.append(Line(start, end, -amount))
-    lines.sort(key=lambda line: (line.period_start, line.period_end))
-    return _Scan(lines, latest, future)
+            lines.append(Line(p_start, p_end, -amount))
+    lines.sort(key=_line_order)
+    return _Scan(lines, future, k, start)
+
+
+def _line_order(line: Line) -> tuple[date, date]:
+    return line.period_start, line.period_end
+
+
+def _issue(state: AgreementState, docs: tuple[Document, ...], today: date) -> tuple[Document | None, _Scan]:
+    scan = _scan(state, docs, today)
+    if not scan.lines:
+        if not scan.future:
+            _remember(_Memo(state, docs, today, scan.k, scan.k_start))
+        return None, scan
+    total = 0
+    for line in scan.lines:
+        total += line.amount_minor
+    seq = len(docs) + 1
+    doc = Document(
+        document_id(state.agreement_id, seq),
+        INVOICE if total >= 0 else CREDIT_NOTE,
+        state.agreement_id,
+        today,
+        state.currency,
+        total,
+        tuple(scan.lines),
+        seq,
+    )
+    if not scan.future:
+        _remember(_Memo(state, (*docs, doc), today, scan.k, scan.k_start))
+    return doc, scan
+
+
+def _next_after(state: AgreementState, scan: _Scan) -> date | None:
+    """First date after the scanned day with something to bill, all periods up to it being settled."""
+    future = scan.future
+    candidates = [
+        start
+        for (start, end), amount in future.items()
+        if period_amount_if_period(state, start, end) != amount
+    ]
+    cancel = state.cancel_date
+    anchor, interval, count = state.start_date, state.interval, state.interval_count
+    k, start = scan.k, scan.k_start
+    while cancel is None or start < cancel:
+        end = boundary(anchor, interval, count, k + 1)
+        if (start, end) not in future:
+            if period_amount(state, start, end):
+                candidates.append(start)
+                break
+            # A zero-priced period: jump to the period holding the next price change.
+            i = _step_index(state.prices, start) + 1
+            if i >= len(state.prices):
+                break
+            change = state.prices[i].effective_date
+            jump = index_of(anchor, interval, count, change)
+            if jump > k + 1:
+                k = jump
+                start = boundary(anchor, interval, count, k)
+                continue
+        k += 1
+        start = end
+    return min(candidates) if candidates else None
 
 
 def bill(state: AgreementState, issued: Sequence[Document], today: date) -> Document | None:
@@ -352,29 +418,7 @@ def bill(state: AgreementState, issued: Sequence[Document], today: date) -> Docu
     line with the difference. `issued` is every document of the agreement so far,
     in seq order; the new document has ``seq = len(issued) + 1``.
     """
-    docs = tuple(issued)
-    scan = _scan(state, docs, today)
-    if not scan.lines:
-        _remember(_Memo(state, docs, today, scan.latest_line))
-        return None
-    total = sum(line.amount_minor for line in scan.lines)
-    seq = len(docs) + 1
-    doc = Document(
-        document_id=document_id(state.agreement_id, seq),
-        kind=_kind(total),
-        agreement_id=state.agreement_id,
-        issue_date=today,
-        currency=state.currency,
-        total_minor=total,
-        lines=tuple(scan.lines),
-        seq=seq,
-    )
-    latest = scan.lines[-1].period_start
-    if scan.latest_line is not None:
-        latest = max(latest, scan.latest_line)
-    if not scan.future:
-        _remember(_Memo(state, (*docs, doc), today, latest))
-    return doc
+    return _issue(state, tuple(issued), today)[0]
 
 
 def next_bill_date(state: AgreementState, issued: Sequence[Document], today: date) -> date | None:
@@ -387,36 +431,14 @@ def next_bill_date(state: AgreementState, issued: Sequence[Document], today: dat
     if scan.lines:
         return today + timedelta(days=1)
     if not scan.future:
-        _remember(_Memo(state, docs, today, scan.latest_line))
-    candidates: list[date] = []
-    for (start, end), amount in scan.future.items():
-        if period_amount_if_period(state, start, end) != amount:
-            candidates.append(start)
-    cancel = state.cancel_date
-    k = _first_after(state, today)
-    while True:
-        start, end, amount = expected_amount(state, k)
-        if cancel is not None and start >= cancel:
-            break
-        if (start, end) in scan.future:
-            k += 1
-            continue
-        if amount:
-            candidates.append(start)
-            break
-        # A zero-priced stretch: jump to the period holding the next price change.
-        i = _step_index(state.prices, start) + 1
-        if i >= len(state.prices):
-            break
-        change = state.prices[i].effective_date
-        k = max(k + 1, index_of(state.start_date, state.interval, state.interval_count, change))
-    return min(candidates) if candidates else None
+        _remember(_Memo(state, docs, today, scan.k, scan.k_start))
+    return _next_after(state, scan)
 
 
-def period_amount_if_period(state: AgreementState, start: date, end: date) -> int:
-    """`period_amount` if ``[start, end)`` is a period of the agreement's plan, else 0."""
-    if start < state.start_date:
-        return 0
-    k = index_of(state.start_date, state.interval, state.interval_count, start)
-    p_start, p_end, amount = expected_amount(state, k)
-    return amount if (p_start, p_end) == (start, end) else 0
+def bill_and_next(
+    state: AgreementState, issued: Sequence[Document], today: date
+) -> tuple[Document | None, date | None]:
+    """``bill(state, issued, today)``, then ``next_bill_date(state, issued + [doc], today)``,
+    in one pass: what a run does for each agreement."""
+    doc, scan = _issue(state, tuple(issued), today)
+    return doc, _next_after(state, scan)
