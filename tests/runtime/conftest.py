@@ -1,0 +1,16 @@
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from billing_local.runtime import LocalCloud
+
+FIXTURE_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
+START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(FIXTURE_TEMPLATE, start=START) as local:
+        yield local
