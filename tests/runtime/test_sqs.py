@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
 
 from billing_local.runtime import LocalCloud
+
+from .conftest import START
 
 
 def _items(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
@@ -92,3 +95,16 @@ def test_drain_keeps_queues_shallow_by_round_robin(cloud: LocalCloud) -> None:
         cloud.send("InboxQueue", f"m{n}")
     assert cloud.drain() == 5  # BatchSize 5
     assert len(_items(cloud)) == 23
+
+
+def test_code_reading_a_queue_sees_virtual_sent_timestamps(cloud: LocalCloud) -> None:
+    cloud.clock.advance(timedelta(days=30))
+    cloud.send("InboxDLQ", "parked")
+    cloud.clock.advance(timedelta(hours=1))
+    [message] = boto3.client("sqs").receive_message(
+        QueueUrl=cloud.physical_id("InboxDLQ"), MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    sent = int(message["Attributes"]["SentTimestamp"])
+    assert sent == int((START + timedelta(days=30)).timestamp() * 1000)
+    first_receive = int(message["Attributes"]["ApproximateFirstReceiveTimestamp"])
+    assert first_receive - sent == 3_600_000

@@ -170,6 +170,12 @@ class LocalCloud:
             stack.callback(self._mock.stop)
             boto3.DEFAULT_SESSION = None
             stack.callback(setattr, boto3, "DEFAULT_SESSION", None)
+            self._hook.response_filters.update(
+                {
+                    ("sqs", "ReceiveMessage"): self._virtual_sqs_timestamps,
+                    ("dynamodbstreams", "GetRecords"): self._virtual_stream_timestamps,
+                }
+            )
             self._hook.install()
             stack.callback(self._hook.uninstall)
             self._set_clock_source(self.clock.now)
@@ -205,6 +211,23 @@ class LocalCloud:
         except ImportError:  # the runtime also works for templates without the billing layer
             return
         clock.set_source(source)
+
+    def _virtual_sqs_timestamps(self, response: dict[str, Any]) -> None:
+        """moto stamps messages with real time; code sees the virtual instant they were sent at."""
+        for message in response.get("Messages", []):
+            attributes = message.get("Attributes")
+            if attributes:
+                for key in ("SentTimestamp", "ApproximateFirstReceiveTimestamp"):
+                    if key in attributes:
+                        attributes[key] = str(self.clock.virtual_millis(attributes[key]))
+
+    def _virtual_stream_timestamps(self, response: dict[str, Any]) -> None:
+        for record in response.get("Records", []):
+            dynamodb = record.get("dynamodb", {})
+            created = dynamodb.get("ApproximateCreationDateTime")
+            if isinstance(created, datetime):
+                virtual = self.clock.virtual_at(created.timestamp())
+                dynamodb["ApproximateCreationDateTime"] = virtual.replace(microsecond=0)
 
     def _unload_functions(self) -> None:
         for function in self._functions.values():

@@ -77,6 +77,8 @@ class ApiHook:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.counts: collections.Counter[RequestKey] = collections.Counter()
+        #: (service, operation) -> function rewriting the parsed response, for every client.
+        self.response_filters: dict[RequestKey, Callable[[dict[str, Any]], None]] = {}
         self._original: Any = None
 
     def install(self) -> None:
@@ -86,11 +88,15 @@ class ApiHook:
         hook = self
 
         def _make_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
             if not getattr(client, INTERNAL_ATTRIBUTE, False):
-                service = client.meta.service_model.service_name
                 hook.counts[(service, operation_name)] += 1
                 hook.faults.before_aws_call(service, operation_name)
-            return original(client, operation_name, api_params)
+            response = original(client, operation_name, api_params)
+            rewrite = hook.response_filters.get((service, operation_name))
+            if rewrite is not None and isinstance(response, dict):
+                rewrite(response)
+            return response
 
         self._original = original
         BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]

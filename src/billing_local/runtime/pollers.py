@@ -130,16 +130,11 @@ class SqsPoller:
         return True
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        clock = self.cloud.clock
-        attributes = dict(message.get("Attributes", {}))
-        for key in ("SentTimestamp", "ApproximateFirstReceiveTimestamp"):
-            if key in attributes:
-                attributes[key] = str(clock.virtual_millis(attributes[key]))
         record: dict[str, Any] = {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
-            "attributes": attributes,
+            "attributes": dict(message.get("Attributes", {})),  # timestamps already virtual
             "messageAttributes": {
                 name: _lambda_message_attribute(value)
                 for name, value in (message.get("MessageAttributes") or {}).items()
@@ -311,10 +306,8 @@ class StreamPoller:
         record = _plain_attribute_values(raw)
         dynamodb = dict(record.get("dynamodb", {}))
         created = raw.get("dynamodb", {}).get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            dynamodb["ApproximateCreationDateTime"] = float(
-                int(self.cloud.clock.virtual_at(created.timestamp()).timestamp())
-            )
+        if isinstance(created, datetime):  # already virtual (LocalCloud rewrites GetRecords)
+            dynamodb["ApproximateCreationDateTime"] = float(int(created.timestamp()))
         record["dynamodb"] = dynamodb
         record["eventVersion"] = "1.1"
         record["awsRegion"] = self.cloud.region

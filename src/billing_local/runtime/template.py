@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 CODE_BUCKET = "billing-local-code"
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 _TAGS = {
     "!Ref": "Ref",
@@ -78,6 +80,11 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or "Resources" not in document:
         raise ValueError(f"{path}: not a CloudFormation/SAM template (no Resources)")
     return document
+
+
+def _transforms(document: dict[str, Any]) -> list[str]:
+    transform = document.get("Transform") or []
+    return [transform] if isinstance(transform, str) else [str(t) for t in transform]
 
 
 class _NoManagedPolicies:
@@ -142,6 +149,11 @@ def translate(path: Path, parameters: dict[str, str], region: str, code_base: Pa
         return TranslatedTemplate(cached.path, copy.deepcopy(cached.cfn), dict(cached.code_dirs))
 
     document = load_yaml(path)
+    if LANGUAGE_EXTENSIONS in _transforms(document):
+        # Fn::ForEach & co. are expanded first, as CloudFormation does before the SAM transform.
+        from billing_local.language_extensions import expand
+
+        document = expand(document, parameters)
     code_dirs: dict[str, Path] = {}
     globals_function = document.get("Globals", {}).get("Function", {})
     if "CodeUri" in globals_function:
@@ -153,8 +165,11 @@ def translate(path: Path, parameters: dict[str, str], region: str, code_base: Pa
         elif resource.get("Type") == "AWS::Serverless::LayerVersion" and "ContentUri" in props:
             props["ContentUri"] = _rewrite_local_uri(props["ContentUri"], code_base, code_dirs)
 
-    transforms = document.get("Transform")
-    if transforms:
+    transforms = _transforms(document)
+    unknown = [t for t in transforms if t not in (SAM_TRANSFORM, LANGUAGE_EXTENSIONS)]
+    if unknown:
+        raise ValueError(f"{path}: transforms not supported locally: {unknown}")
+    if SAM_TRANSFORM in transforms:
         from samtranslator.translator.transform import transform  # slow import: only when needed
 
         with _env(AWS_DEFAULT_REGION=region, AWS_REGION=region):
