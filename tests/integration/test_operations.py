@@ -38,7 +38,6 @@ def test_redrive_respects_max_messages(pipeline: Pipeline) -> None:
 def test_query_and_replay_to_one_subscriber_only(pipeline: Pipeline) -> None:
     pipeline.publish(agreement_event("agreement.created", "agr-rp", 1, start_date="2026-03-01"))
     pipeline.run_day(date(2026, 3, 1))
-    pipeline.export_accounting()
     assert pipeline.left_in_queues() == {}
 
     found = pipeline.cloud.invoke(

@@ -44,10 +44,14 @@ def test_soft_decline_is_retried_after_1_3_and_7_days_then_fails(pipeline: Pipel
 
 def test_a_redelivered_invoice_event_is_not_charged_again(pipeline: Pipeline) -> None:
     bill(pipeline, "agr-redeliver", "pm_ok")
-    [invoice_event] = [
-        m for m in pipeline.messages("AccountingQueue") if '"billing.invoice.issued"' in m["Body"]
-    ]
-    pipeline.cloud.send("PaymentQueue", invoice_event["Body"], {"type": "billing.invoice.issued"})
+    [invoice_event] = pipeline.cloud.invoke(
+        "EventReplayFunction", {"action": "query", "from": "2026-03-01", "types": ["billing.invoice.issued"]}
+    )["events"]
+    replayed = pipeline.cloud.invoke(
+        "EventReplayFunction",
+        {"action": "replay", "from": "2026-03-01", "types": ["billing.invoice.issued"], "target": "payment"},
+    )
+    assert replayed["sent"] == 1 and invoice_event["agreement_id"] == "agr-redeliver"
     pipeline.cloud.drain()
     [payment] = pipeline.payments("agr-redeliver")
     assert (payment["status"], payment["attempts"], payment["charges"]) == ("succeeded", 1, 1)
