@@ -67,7 +67,7 @@ sam-build:  ## sam build (arm64 layer and functions) into .aws-sam/
 # on template.yaml itself it sees none of the looped resources nor SAM's generated ones.
 security: setup  ## bandit on the code, checkov on the rendered template
 	$(VENV_BIN)/bandit -q -r layers/shared/billing functions src -c pyproject.toml
-	$(PY) tests/template/render.py --out .aws-sam/rendered/template.json
+	$(PY) tests/template/template_render.py --out .aws-sam/rendered/template.json
 	$(CHECKOV) --quiet --compact -f .aws-sam/rendered/template.json --framework cloudformation
 
 pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS

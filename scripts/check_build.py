@@ -33,7 +33,13 @@ BUILD_DIR = ROOT / ".aws-sam" / "build"
 EM_X86_64 = 62
 EM_AARCH64 = 183
 ELF_MACHINES = {3: "i386", 40: "arm", EM_X86_64: "x86_64", EM_AARCH64: "aarch64"}
-MACHO_MAGICS = {b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"}
+MACHO_MAGICS = {
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+}
 FORBIDDEN_IN_LAYER = ("boto3", "botocore", "s3transfer", "aws_xray_sdk", "aws_lambda_powertools")
 ARM64_PLATFORM_MARKERS = ("aarch64", "arm64")
 DEFAULT_LAYER_BUDGET_MIB = 10.0
@@ -124,7 +130,9 @@ def load_built_template(build_dir: Path) -> dict[str, Any]:
     return expand(template)
 
 
-def check_template(template: dict[str, Any], build_dir: Path, report: Report) -> tuple[list[Path], list[Path]]:
+def check_template(
+    template: dict[str, Any], build_dir: Path, report: Report
+) -> tuple[list[Path], list[Path]]:
     """Architecture/runtime of every function and layer; returns (function dirs, layer dirs)."""
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     function_dirs: list[Path] = []
@@ -144,9 +152,11 @@ def check_template(template: dict[str, Any], build_dir: Path, report: Report) ->
                 function_dirs.append(build_dir / code)
         elif kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
             if properties.get("CompatibleArchitectures") != ["arm64"]:
-                report.fail(f"{logical_id}: CompatibleArchitectures {properties.get('CompatibleArchitectures')!r}")
+                report.fail(
+                    f"{logical_id}: CompatibleArchitectures {properties.get('CompatibleArchitectures')!r}"
+                )
             if (resource.get("Metadata") or {}).get("BuildArchitecture") != "arm64":
-                report.fail(f"{logical_id}: Metadata.BuildArchitecture must be arm64 (pip then fetches aarch64 wheels)")
+                report.fail(f"{logical_id}: Metadata.BuildArchitecture must be arm64 (pip: aarch64 wheels)")
             content = properties.get("ContentUri")
             if isinstance(content, str):
                 layer_dirs.append(build_dir / content)
@@ -162,7 +172,9 @@ def check_layer_contents(layer_dir: Path, budget_mib: float, report: Report) -> 
         report.fail(f"{layer_dir.name}: no python/ folder: Lambda would not put the layer on sys.path")
     for name in FORBIDDEN_IN_LAYER:
         if (python_dir / name).exists():
-            report.fail(f"{layer_dir.name}: bundles {name}, which the runtime or the Powertools layer provides")
+            report.fail(
+                f"{layer_dir.name}: bundles {name}, which the runtime or the Powertools layer provides"
+            )
     size = sum(path.stat().st_size for path in _files(layer_dir))
     if size > budget_mib * 1024 * 1024:
         report.fail(f"{layer_dir.name}: {size / 1024 / 1024:.1f} MiB unzipped, budget {budget_mib} MiB")
@@ -189,8 +201,12 @@ def check(build_dir: Path = BUILD_DIR, layer_budget_mib: float = DEFAULT_LAYER_B
         scan_wheels(folder, report)
     for layer_dir in _existing(layer_dirs):
         size = check_layer_contents(layer_dir, layer_budget_mib, report)
-        report.notes.append(f"{layer_dir.name}: {size / 1024 / 1024:.2f} MiB unzipped (budget {layer_budget_mib} MiB)")
-    report.notes.insert(0, f"{len(function_dirs)} functions and {len(layer_dirs)} layer(s): arm64, python3.13")
+        report.notes.append(
+            f"{layer_dir.name}: {size / 1024 / 1024:.2f} MiB unzipped (budget {layer_budget_mib} MiB)"
+        )
+    report.notes.insert(
+        0, f"{len(function_dirs)} functions and {len(layer_dirs)} layer(s): arm64, python3.13"
+    )
     return report
 
 

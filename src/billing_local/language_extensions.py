@@ -40,7 +40,7 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["TRANSFORM", "LanguageExtensionsError", "expand", "uses_language_extensions"]
 
@@ -157,7 +157,9 @@ class _Expander:
         if not isinstance(identifier, str) or not identifier:
             raise LanguageExtensionsError(f"{key}: the identifier must be a non-empty string")
         if identifier in self._parameters or identifier in env:
-            raise LanguageExtensionsError(f"{key}: identifier {identifier!r} shadows a parameter or outer identifier")
+            raise LanguageExtensionsError(
+                f"{key}: identifier {identifier!r} shadows a parameter or outer identifier"
+            )
         if not isinstance(fragment, dict):
             raise LanguageExtensionsError(f"{key}: the fragment must be a mapping of OutputKey: OutputValue")
         items = self._collection(key, collection, env)
@@ -219,7 +221,9 @@ class _Expander:
         if len(args) == 4:
             default = args[3]
             if not (isinstance(default, dict) and set(default) == {"DefaultValue"}):
-                raise LanguageExtensionsError(f"Fn::FindInMap: 4th argument must be {{DefaultValue: ...}}: {default!r}")
+                raise LanguageExtensionsError(
+                    f"Fn::FindInMap: 4th argument must be {{DefaultValue: ...}}: {default!r}"
+                )
             return default["DefaultValue"]
         raise LanguageExtensionsError(f"Fn::FindInMap: no {map_name}/{top}/{second} in Mappings")
 
@@ -241,7 +245,7 @@ class _Expander:
             return text
         return {"Fn::Sub": [text, variables]}
 
-    _INTRINSICS: dict[str, Any] = {
+    _INTRINSICS: ClassVar[dict[str, Any]] = {
         "Ref": _ref,
         "Fn::Sub": _sub,
         "Fn::GetAtt": _get_att,
@@ -265,7 +269,9 @@ class _Expander:
         if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in self._parameters:
             value = self._parameters[value["Ref"]]
         if not isinstance(value, str):
-            raise LanguageExtensionsError(f"{where}: the intrinsic does not resolve to a logical id: {value!r}")
+            raise LanguageExtensionsError(
+                f"{where}: the intrinsic does not resolve to a logical id: {value!r}"
+            )
         return value
 
     def resolve_policy(self, value: Any, where: str) -> Any:

@@ -4,7 +4,7 @@ Used by the template rules (tests/template) and by `make security`, which runs c
 rendered template (checkov reads neither Fn::ForEach nor what SAM generates: roles, event source
 mappings, schedules). Run as a script to write the rendered JSON:
 
-    python tests/template/render.py --out .aws-sam/rendered/template.json [--param Stage=prod]
+    python tests/template/template_render.py --out .aws-sam/rendered/template.json [--param Stage=prod]
 
 aws-sam-translator works offline but only with ``s3://`` code locations, so local ``CodeUri`` /
 ``ContentUri`` folders are rewritten to ``s3://local-code/<folder>`` first.
