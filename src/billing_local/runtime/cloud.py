@@ -181,11 +181,7 @@ class LocalCloud:
             self._set_clock_source(self.clock.now)
             stack.callback(self._set_clock_source, None)
             stack.callback(self._unload_functions)
-            self._session = boto3.session.Session(
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-                region_name=self.region,
-            )
+            self._session = _internal_session(self.region)
             self.active = True
             stack.callback(setattr, self, "active", False)
             for logical_id in self._definitions:
@@ -630,7 +626,12 @@ class LocalCloud:
         # Lambda passes JSON: the handler gets a copy, and must return something JSON can encode.
         payload = json.loads(json.dumps(event))
         self.faults.before_invoke(logical_id, payload)
-        result = self._functions[logical_id](payload)
+        hook = self._hook
+        caller, hook.current_function = hook.current_function, logical_id
+        try:
+            result = self._functions[logical_id](payload)
+        finally:
+            hook.current_function = caller
         return None if result is None else json.loads(json.dumps(result))
 
     def _invoke_async(self, logical_id: str, event: Any, source: str) -> Any:
@@ -896,9 +897,18 @@ class LocalCloud:
         return list(self._pollers)
 
     # -- observability ---------------------------------------------------------------------
+    @property
+    def current_function(self) -> str | None:
+        """Logical id of the function whose handler is running now (for fault callbacks)."""
+        return self._hook.current_function
+
     def request_counts(self) -> collections.Counter[RequestKey]:
-        """AWS calls the application's code made, by (service, operation)."""
+        """AWS calls the handlers made, by (service, operation)."""
         return collections.Counter(self._hook.counts)
+
+    def request_counts_by_function(self) -> collections.Counter[tuple[str, str, str]]:
+        """AWS calls the handlers made, by (function logical id, service, operation)."""
+        return collections.Counter(self._hook.counts_by_function)
 
     def poller_request_counts(self) -> collections.Counter[RequestKey]:
         """Calls Lambda's pollers would make: ReceiveMessage/DeleteMessageBatch, GetRecords."""
@@ -906,6 +916,7 @@ class LocalCloud:
 
     def reset_request_counts(self) -> None:
         self._hook.counts.clear()
+        self._hook.counts_by_function.clear()
         self._poller_counts.clear()
 
     def invocation_counts(self) -> dict[str, tuple[int, int]]:
@@ -916,6 +927,22 @@ class LocalCloud:
         """Lines the handlers printed (Powertools logs go to stdout), optionally of one function."""
         wanted = self.resolve_function(function) if function else None
         return [line for lid, line in self.log_capture.lines if wanted is None or lid == wanted]
+
+
+_internal_sessions: dict[str, boto3.session.Session] = {}
+
+
+def _internal_session(region: str) -> boto3.session.Session:
+    """One session per region for the runtime's own clients (keeps botocore's model cache warm)."""
+    session = _internal_sessions.get(region)
+    if session is None:
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            region_name=region,
+        )
+        _internal_sessions[region] = session
+    return session
 
 
 def _normalise(name: str) -> str:

@@ -2,8 +2,10 @@
 
 Handlers build their own clients (``boto3.client``, ``boto3.resource``, or a fresh
 ``boto3.session.Session()`` inside Powertools), so the hook wraps
-``botocore.client.BaseClient._make_api_call`` for the lifetime of a LocalCloud. Clients the
-runtime builds for itself are tagged and left out of the application's figures.
+``botocore.client.BaseClient._make_api_call`` for the lifetime of a LocalCloud. Only calls made
+while a handler runs are the application's: they are counted (per function too) and go through
+``Faults.before_aws_call``. Calls from test or simulator code outside handlers, and from the
+clients the runtime builds for itself (tagged), are neither counted nor faulted.
 """
 
 import collections
@@ -77,6 +79,9 @@ class ApiHook:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.counts: collections.Counter[RequestKey] = collections.Counter()
+        self.counts_by_function: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        #: logical id of the function whose handler is running (None outside handlers)
+        self.current_function: str | None = None
         #: (service, operation) -> function rewriting the parsed response, for every client.
         self.response_filters: dict[RequestKey, Callable[[dict[str, Any]], None]] = {}
         self._original: Any = None
@@ -89,8 +94,10 @@ class ApiHook:
 
         def _make_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
-            if not getattr(client, INTERNAL_ATTRIBUTE, False):
+            function = hook.current_function
+            if function is not None and not getattr(client, INTERNAL_ATTRIBUTE, False):
                 hook.counts[(service, operation_name)] += 1
+                hook.counts_by_function[(function, service, operation_name)] += 1
                 hook.faults.before_aws_call(service, operation_name)
             response = original(client, operation_name, api_params)
             rewrite = hook.response_filters.get((service, operation_name))
