@@ -211,10 +211,9 @@ class _Expander:
         args = self.walk(value, env)
         if not isinstance(args, list) or len(args) not in (3, 4):
             return {"Fn::FindInMap": args}
-        keys = [self._literal(arg) for arg in args[:3]]
-        if any(k is None for k in keys):
+        map_name, top, second = (self._literal(arg) for arg in args[:3])
+        if map_name is None or top is None or second is None:
             return {"Fn::FindInMap": args}
-        map_name, top, second = keys
         found = self._mappings.get(map_name, {}).get(top, {})
         if isinstance(found, dict) and second in found:
             return copy.deepcopy(found[second])
@@ -240,10 +239,10 @@ class _Expander:
         if isinstance(resolved, str):
             return resolved  # CloudFormation accepts a string and returns it unchanged
         variables: dict[str, Any] = {}
-        text = json.dumps(_placeholders(resolved, variables), separators=(",", ":"), ensure_ascii=False)
-        if not variables:
-            return text
-        return {"Fn::Sub": [text, variables]}
+        template = _placeholders(resolved, variables)
+        if not variables:  # all literal: plain JSON text, nothing to escape
+            return json.dumps(resolved, separators=(",", ":"), ensure_ascii=False)
+        return {"Fn::Sub": [json.dumps(template, separators=(",", ":"), ensure_ascii=False), variables]}
 
     _INTRINSICS: ClassVar[dict[str, Any]] = {
         "Ref": _ref,
