@@ -71,6 +71,31 @@ def test_stream_failures_are_retried_then_sent_to_the_on_failure_queue(cloud: Lo
     assert info["DDBStreamBatchInfo"]["streamArn"] == cloud.attr("ItemsTable", "StreamArn")
 
 
+def test_stream_batches_are_bisected_around_a_crashing_record(cloud: LocalCloud) -> None:
+    batches: list[list[str]] = []
+    cloud.faults.before_invoke = lambda fn, event: batches.append(
+        [r["dynamodb"]["NewImage"]["sk"]["S"] for r in event["Records"]]
+    )
+    for sk in ("OUT#1", "OUT#CRASH", "OUT#2", "OUT#3"):
+        _put(cloud, sk)
+    cloud.drain()
+    assert batches == [
+        ["OUT#1", "OUT#CRASH", "OUT#2", "OUT#3"],
+        ["OUT#1", "OUT#CRASH"],
+        ["OUT#1"],
+        ["OUT#CRASH", "OUT#2", "OUT#3"],
+        ["OUT#CRASH", "OUT#2"],
+        ["OUT#CRASH"],
+        ["OUT#CRASH"],  # the one retry (MaximumRetryAttempts 1)
+        ["OUT#2", "OUT#3"],
+    ]
+    assert _keys(cloud, "stream/") == ["stream/OUT#1", "stream/OUT#2", "stream/OUT#3"]
+    [failure] = cloud.receive_all("StreamFailureQueue")
+    info = json.loads(failure["Body"])
+    assert info["responseContext"]["functionError"] == "Unhandled"
+    assert info["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
 def test_schedule_fires_from_the_virtual_clock(cloud: LocalCloud) -> None:
     assert cloud.fire_due_schedules() == []
     cloud.clock.advance_to(START + timedelta(minutes=5))
@@ -116,13 +141,19 @@ def test_fire_schedule_retries_and_dead_letters(cloud: LocalCloud) -> None:
     assert dead["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "TooManyRequestsException"
     assert dead["MessageAttributes"]["RETRY_ATTEMPTS"]["StringValue"] == "2"
 
-    # A function error is not the scheduler's: Lambda retries the async event twice, then drops it.
+    # A function error is not the scheduler's: Lambda retries the async event (EventInvokeConfig
+    # MaximumRetryAttempts 1), then sends it to the function's on-failure destination.
     cloud.faults.reset()
     cloud.faults.before_invoke = lambda function, event: event.update(source="crash")
     assert cloud.fire_schedule("TickerFunctionDaily", START) is None
-    assert cloud.invocation_counts()["TickerFunction"] == (3, 3)
-    assert cloud.async_failures[-1].function == "TickerFunction"
+    assert cloud.invocation_counts()["TickerFunction"] == (2, 2)
     assert cloud.receive_all("ScheduleDLQ") == []
+    [failure] = cloud.receive_all("AsyncFailureQueue")
+    record = json.loads(failure["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestPayload"] == {"run_at": "2026-03-01T00:00:00Z", "source": "daily"}
+    assert record["responsePayload"]["errorMessage"] == "crash requested"
 
 
 def test_fire_schedule_returns_the_result(cloud: LocalCloud) -> None:

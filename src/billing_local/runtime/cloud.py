@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from .clock import VirtualClock, iso_z
 from .instrumentation import ApiHook, Faults, RequestKey, mark_internal
 from .intrinsics import ACCOUNT_ID, Resolver, TemplateError, effective_parameters
-from .lambdas import LambdaFunction, LogCapture
+from .lambdas import HANDLER_STDOUT, LambdaFunction, LogCapture
 from .pollers import SqsPoller, StreamPoller
 from .schedules import Schedule
 from .template import TranslatedTemplate, translate
@@ -181,6 +181,8 @@ class LocalCloud:
             self._set_clock_source(self.clock.now)
             stack.callback(self._set_clock_source, None)
             stack.callback(self._unload_functions)
+            HANDLER_STDOUT.target = self.log_capture
+            stack.callback(setattr, HANDLER_STDOUT, "target", None)
             self._session = _internal_session(self.region)
             self.active = True
             stack.callback(setattr, self, "active", False)

@@ -78,6 +78,33 @@ class LogCapture(io.TextIOBase):
         return len(text)
 
 
+class _StdoutRouter(io.TextIOBase):
+    """The one object handlers' stdout is redirected to, in every LocalCloud of the process.
+
+    Loggers bind ``sys.stdout`` when they are built (Powertools' Logger does, at import time of
+    the layer), and the layer is imported once per process: a per-cloud stream would keep
+    receiving the output of later clouds. The router forwards to the active cloud's capture.
+    """
+
+    def __init__(self) -> None:
+        self.target: LogCapture | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        target = self.target
+        if target is not None:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+HANDLER_STDOUT = _StdoutRouter()
+
+
 class LambdaFunction:
     """One AWS::Lambda::Function of the template, loaded lazily (first call = cold start)."""
 
@@ -132,7 +159,7 @@ class LambdaFunction:
         previous = self.logs.current
         self.logs.current = self.logical_id
         try:
-            with patched_environ(self.environment), contextlib.redirect_stdout(self.logs):
+            with patched_environ(self.environment), contextlib.redirect_stdout(HANDLER_STDOUT):
                 yield
         finally:
             self.logs.current = previous
