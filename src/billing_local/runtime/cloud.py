@@ -237,7 +237,7 @@ class LocalCloud:
             if self._session is None:
                 raise RuntimeError("the LocalCloud is not active: use it as a context manager")
             client = mark_internal(
-                self._session.client(  # type: ignore[call-overload]
+                self._session.client(
                     service, region_name=self.region, config=Config(account_id_endpoint_mode="disabled")
                 )
             )
@@ -405,7 +405,7 @@ class LocalCloud:
             )
 
         def index(spec: dict[str, Any], global_index: bool) -> dict[str, Any]:
-            out = {k: spec[k] for k in ("IndexName", "KeySchema", "Projection") if k in spec}
+            out: dict[str, Any] = {k: spec[k] for k in ("IndexName", "KeySchema", "Projection") if k in spec}
             if global_index and billing_mode == "PROVISIONED":
                 out["ProvisionedThroughput"] = _throughput(
                     spec.get("ProvisionedThroughput"), default_throughput

@@ -106,12 +106,12 @@ class ApiHook:
             return response
 
         self._original = original
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        BaseClient._make_api_call = _make_api_call
         ApiHook._installed = self
 
     def uninstall(self) -> None:
         if ApiHook._installed is self:
-            BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+            BaseClient._make_api_call = self._original
             ApiHook._installed = None
 
 

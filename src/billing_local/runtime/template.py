@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 CODE_BUCKET = "billing-local-code"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -46,7 +46,7 @@ _TAGS = {
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _CfnLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+class _CfnLoader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader that understands CloudFormation tags and keeps dates as strings."""
 
 
@@ -58,7 +58,7 @@ def _tag_constructor(function: str) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         if function == "Fn::GetAtt" and isinstance(value, str):
             value = value.split(".", 1)
         return {function: value}
@@ -173,7 +173,7 @@ def translate(path: Path, parameters: dict[str, str], region: str, code_base: Pa
         from samtranslator.translator.transform import transform  # slow import: only when needed
 
         with _env(AWS_DEFAULT_REGION=region, AWS_REGION=region):
-            cfn = transform(document, dict(parameters), _NoManagedPolicies())  # type: ignore[arg-type]
+            cfn = transform(document, dict(parameters), _NoManagedPolicies())
     else:
         cfn = document
     result = TranslatedTemplate(path, json.loads(json.dumps(cfn)), code_dirs)
