@@ -322,7 +322,9 @@ def _scan(state: AgreementState, docs: tuple[Document, ...], today: date) -> _Sc
     issued: dict[tuple[date, date], int] = {}
     for doc in docs:
         if doc.agreement_id != state.agreement_id:
-            raise ValueError(f"document {doc.document_id} is not one of {state.agreement_id}'s")
+            raise ValueError(
+                f"document {doc.document_id} is {doc.agreement_id}'s, not {state.agreement_id}'s"
+            )
         if doc.currency != state.currency:
             continue  # amounts in another currency cannot be netted (see docs/BILLING.md)
         for line in doc.lines:
