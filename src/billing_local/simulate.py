@@ -141,7 +141,6 @@ def schedule_id(cloud: LocalCloud, name: str) -> str:
 
 def _parameters(at: time) -> dict[str, str]:
     return {
-        "Stage": "local",
         "ScheduleExpression": f"cron({at.minute} {at.hour} * * ? *)",
         "ScheduleTimezone": "UTC",
     }
