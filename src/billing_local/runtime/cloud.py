@@ -180,6 +180,8 @@ class LocalCloud:
             stack.callback(self._hook.uninstall)
             self._set_clock_source(self.clock.now)
             stack.callback(self._set_clock_source, None)
+            _reset_layer_caches()
+            stack.callback(_reset_layer_caches)
             stack.callback(self._unload_functions)
             HANDLER_STDOUT.target = self.log_capture
             stack.callback(setattr, HANDLER_STDOUT, "target", None)
@@ -790,6 +792,12 @@ class LocalCloud:
             if message.delayed_until:
                 message.delayed_until = 0.0
 
+    def _forget_shard_iterator(self, iterator: str) -> None:
+        """moto keeps every shard iterator it ever issued; pollers issue one per GetRecords."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        dynamodbstreams_backends[self.account_id][self.region].shard_iterators.pop(iterator, None)
+
     # -- schedules ------------------------------------------------------------------------
     def schedule_names(self) -> list[str]:
         return list(self._schedules)
@@ -929,6 +937,17 @@ class LocalCloud:
         """Lines the handlers printed (Powertools logs go to stdout), optionally of one function."""
         wanted = self.resolve_function(function) if function else None
         return [line for lid, line in self.log_capture.lines if wanted is None or lid == wanted]
+
+
+def _reset_layer_caches() -> None:
+    """The layer caches adapters per container (process); a new cloud must not inherit them."""
+    try:
+        from billing import bootstrap
+    except ImportError:
+        return
+    reset = getattr(bootstrap, "reset", None)
+    if callable(reset):
+        reset()
 
 
 _internal_sessions: dict[str, boto3.session.Session] = {}

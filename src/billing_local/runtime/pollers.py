@@ -246,8 +246,10 @@ class StreamPoller:
 
     def _fetch(self, shard_id: str) -> None:
         streams = self.cloud._streams
-        response = streams.get_records(ShardIterator=self._iterators[shard_id], Limit=FETCH_LIMIT)
+        used = self._iterators[shard_id]
+        response = streams.get_records(ShardIterator=used, Limit=FETCH_LIMIT)
         self._iterators[shard_id] = response["NextShardIterator"]
+        self.cloud._forget_shard_iterator(used)
         records = response.get("Records", [])
         if not records:
             return
