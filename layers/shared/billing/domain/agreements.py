@@ -24,15 +24,18 @@ from .money import is_active_currency
 from .periods import INTERVALS
 
 __all__ = [
+    "AFTER_CANCELLATION",
     "AGREEMENT_AMENDED",
     "AGREEMENT_CANCELLED",
     "AGREEMENT_CREATED",
+    "CONFLICT",
     "EVENT_TYPES",
     "MAX_AMOUNT_MINOR",
     "MAX_DATE",
     "MAX_EVENT_BYTES",
     "MAX_INTERVAL_COUNT",
     "MIN_DATE",
+    "PLAN_CHANGE_NOT_ALLOWED",
     "AgreementEvent",
     "AgreementState",
     "Fold",

@@ -271,12 +271,14 @@ def clear_cache() -> None:
     _MEMO.clear()
 
 
-def _remember(memo: _Memo) -> None:
-    key = memo.state.agreement_id
-    _MEMO.pop(key, None)
-    _MEMO[key] = memo
+def _remember(state: AgreementState, docs: tuple[Document, ...], through: date, k: int, k_start: date) -> None:
+    memo = _MEMO.get(state.agreement_id)
+    if memo is not None:  # updated in place: the common case, one agreement run after run
+        memo.state, memo.docs, memo.through, memo.k, memo.k_start = state, docs, through, k, k_start
+        return
+    _MEMO[state.agreement_id] = _Memo(state, docs, through, k, k_start)
     if len(_MEMO) > _MEMO_MAX:
-        del _MEMO[next(iter(_MEMO))]
+        del _MEMO[next(iter(_MEMO))]  # the oldest entry
 
 
 def _recall(state: AgreementState, docs: tuple[Document, ...], today: date) -> _Memo | None:
@@ -359,7 +361,7 @@ def _issue(state: AgreementState, docs: tuple[Document, ...], today: date) -> tu
     scan = _scan(state, docs, today)
     if not scan.lines:
         if not scan.future:
-            _remember(_Memo(state, docs, today, scan.k, scan.k_start))
+            _remember(state, docs, today, scan.k, scan.k_start)
         return None, scan
     total = 0
     for line in scan.lines:
@@ -376,7 +378,7 @@ def _issue(state: AgreementState, docs: tuple[Document, ...], today: date) -> tu
         seq,
     )
     if not scan.future:
-        _remember(_Memo(state, (*docs, doc), today, scan.k, scan.k_start))
+        _remember(state, (*docs, doc), today, scan.k, scan.k_start)
     return doc, scan
 
 
@@ -433,7 +435,7 @@ def next_bill_date(state: AgreementState, issued: Sequence[Document], today: dat
     if scan.lines:
         return today + timedelta(days=1)
     if not scan.future:
-        _remember(_Memo(state, docs, today, scan.k, scan.k_start))
+        _remember(state, docs, today, scan.k, scan.k_start)
     return _next_after(state, scan)
 
 
