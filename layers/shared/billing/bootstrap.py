@@ -18,9 +18,14 @@ def billing_table() -> BillingTable:
     return BillingTable(config.billing_table(), config.due_shards())
 
 
-@cache
 def queue(variable: str) -> Queue:
-    return Queue(config.setting(variable))
+    """The queue named by an environment variable (cached by URL: the same name differs per function)."""
+    return _queue(config.setting(variable))
+
+
+@cache
+def _queue(url: str) -> Queue:
+    return Queue(url)
 
 
 @cache
@@ -35,5 +40,5 @@ def gateway() -> PaymentGateway:
 
 def reset() -> None:
     """Forget every cached adapter (tests and the embedded AWS start new clouds)."""
-    for factory in (billing_table, queue, billing_topic, gateway):
+    for factory in (billing_table, _queue, billing_topic, gateway):
         factory.cache_clear()

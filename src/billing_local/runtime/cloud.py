@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from . import moto_patches
 from .clock import VirtualClock, iso_z
 from .instrumentation import ApiHook, Faults, RequestKey, mark_internal
 from .intrinsics import ACCOUNT_ID, Resolver, TemplateError, effective_parameters
@@ -177,6 +178,8 @@ class LocalCloud:
                 }
             )
             self._hook.install()
+            moto_patches.install()
+            stack.callback(moto_patches.uninstall)
             stack.callback(self._hook.uninstall)
             self._set_clock_source(self.clock.now)
             stack.callback(self._set_clock_source, None)
