@@ -1,10 +1,13 @@
 """Contract §2 billing rules, table-driven: events delivered on given days, runs, documents issued."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from domain_builders import amended, cancelled, created, d, days, ev, net_by_period, run_days, state_of
+from hypothesis import given
+from hypothesis import strategies as st
 
+from billing.domain.agreements import known_timezones
 from billing.domain.engine import (
     Document,
     Line,
@@ -410,6 +413,14 @@ class TestTime:
         assert instant.tzinfo is UTC
         assert local_date(instant, zone) >= d(local)
         assert local_date(instant - timedelta(microseconds=1), zone) < d(local)
+
+
+@given(st.sampled_from(sorted(known_timezones())), st.dates(date(1990, 1, 1), date(2199, 12, 31)))
+def test_midnight_utc_is_the_first_instant_of_the_local_day(zone, day):
+    """Checked exhaustively for every zone and day of 1990-2040 once; sampled here."""
+    instant = midnight_utc(day, zone)
+    assert local_date(instant, zone) >= day
+    assert local_date(instant - timedelta(microseconds=1), zone) < day
 
 
 class TestDocuments:

@@ -44,6 +44,7 @@ __all__ = [
     "admit",
     "fold",
     "is_known_timezone",
+    "known_timezones",
     "parse_event",
 ]
 
@@ -319,6 +320,11 @@ def _zone_names() -> frozenset[str]:
         names = set(zoneinfo.available_timezones())
     names.discard("Factory")  # a placeholder zone, not a place
     return frozenset(names)
+
+
+def known_timezones() -> frozenset[str]:
+    """Every time zone name `parse_event` accepts."""
+    return _zone_names()
 
 
 def is_known_timezone(name: str) -> bool:
