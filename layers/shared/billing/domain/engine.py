@@ -271,7 +271,9 @@ def clear_cache() -> None:
     _MEMO.clear()
 
 
-def _remember(state: AgreementState, docs: tuple[Document, ...], through: date, k: int, k_start: date) -> None:
+def _remember(
+    state: AgreementState, docs: tuple[Document, ...], through: date, k: int, k_start: date
+) -> None:
     memo = _MEMO.get(state.agreement_id)
     if memo is not None:  # updated in place: the common case, one agreement run after run
         memo.state, memo.docs, memo.through, memo.k, memo.k_start = state, docs, through, k, k_start
