@@ -49,7 +49,7 @@ def test_fixture_scenarios_preview_to_their_expected_output(path):
 
 
 def test_fixtures_include_the_contract_worked_example():
-    docs = load("worked_example_jpy")["expected"]["documents"]
+    docs = load("worked_example")["expected"]["documents"]
     assert [(d["kind"], d["issue_date"], d["total_minor"]) for d in docs] == [
         ("invoice", "2026-03-01", 1000),
         ("credit_note", "2026-03-12", -677),
@@ -57,7 +57,7 @@ def test_fixtures_include_the_contract_worked_example():
 
 
 def test_output_has_exactly_the_contract_shape():
-    result = run(load("worked_example_jpy"))
+    result = run(load("worked_example"))
     assert list(result) == ["documents"]  # no "rejected" key when nothing was rejected
     assert list(result["documents"][0]) == [
         "document_id",
@@ -92,18 +92,18 @@ def test_far_apart_time_zones():
 
 class TestDeliveries:
     def test_duplicated_deliveries_change_nothing(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         doubled = copy.deepcopy(data)
         doubled["deliveries"] = data["deliveries"] * 3
         assert run(doubled) == run(data)
 
     def test_a_delivery_before_the_first_run_arrives_before_it(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         data["deliveries"][0]["on"] = "2025-12-01"
         assert run(data) == data["expected"]
 
     def test_deliveries_after_the_last_run_never_affect_the_output(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         data["deliveries"][1]["on"] = "2026-05-02"
         result = run(data)
         assert [(d["issue_date"], d["total_minor"]) for d in result["documents"]] == [
@@ -115,7 +115,7 @@ class TestDeliveries:
         assert run(data)["rejected"][0]["reason"].startswith("not_cloudevent")
 
     def test_a_delivery_on_a_skipped_day_arrives_before_the_next_run(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         data["runs"]["skip"] = ["2026-03-12", "2026-03-13"]
         assert [(d["issue_date"], d["total_minor"]) for d in run(data)["documents"]] == [
             ("2026-03-01", 1000),
@@ -123,7 +123,7 @@ class TestDeliveries:
         ]
 
     def test_the_first_delivered_of_two_conflicting_events_wins(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         cancel = data["deliveries"][1]
         other = copy.deepcopy(cancel)
         other["event"]["id"] = "e2-other"
@@ -154,7 +154,7 @@ class TestDeliveries:
         assert all(d["agreement_id"] != "agr-bad" for d in result["documents"])
 
     def test_an_amendment_judged_only_once_the_creation_arrives_is_reported(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         amendment = copy.deepcopy(data["deliveries"][1])
         amendment["event"].update(id="e-usd", type="agreement.amended")
         data["deliveries"][1]["event"]["data"]["version"] = 3
@@ -172,7 +172,7 @@ class TestDeliveries:
         ]
 
     def test_an_event_may_be_given_as_its_json_text(self):
-        data = load("worked_example_jpy")
+        data = load("worked_example")
         for delivery in data["deliveries"]:
             delivery["event"] = json.dumps(delivery["event"])
         assert run(data) == data["expected"]
@@ -215,7 +215,7 @@ class TestScenarioParsing:
         assert s.deliveries == ()
 
     def test_deliveries_keep_their_raw_event(self):
-        s = parse_scenario(load("worked_example_jpy"))
+        s = parse_scenario(load("worked_example"))
         assert s.deliveries[0].on == date(2026, 3, 1)
         assert s.deliveries[1].event["id"] == "e2"
         assert s.runs.from_date == date(2026, 3, 1)
