@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 from billing.domain.agreements import AgreementEvent, AgreementState, fold, parse_event
 from billing.domain.engine import Document, bill
 from billing.domain.money import round_half_up
 from billing.domain.periods import boundary
+
+# A moderate Hypothesis profile for the domain properties, applied per test (never
+# globally, so other suites keep their own settings). BILLING_HYPOTHESIS_EXAMPLES=2000
+# digs deeper.
+PROPERTY = settings(
+    max_examples=int(os.environ.get("BILLING_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def plan(

@@ -3,7 +3,18 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from domain_builders import amended, cancelled, created, d, days, ev, net_by_period, run_days, state_of
+from domain_builders import (
+    PROPERTY,
+    amended,
+    cancelled,
+    created,
+    d,
+    days,
+    ev,
+    net_by_period,
+    run_days,
+    state_of,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -415,6 +426,7 @@ class TestTime:
         assert local_date(instant - timedelta(microseconds=1), zone) < d(local)
 
 
+@PROPERTY
 @given(st.sampled_from(sorted(known_timezones())), st.dates(date(1990, 1, 1), date(2199, 12, 31)))
 def test_midnight_utc_is_the_first_instant_of_the_local_day(zone, day):
     """Checked exhaustively for every zone and day of 1990-2040 once; sampled here."""

@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from domain_builders import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,6 +62,7 @@ def test_round_half_up(value, expected):
     assert round_half_up(value) == expected
 
 
+@PROPERTY
 @given(st.fractions())
 def test_round_half_up_is_symmetric_and_within_half(value):
     rounded = round_half_up(value)
@@ -68,6 +70,7 @@ def test_round_half_up_is_symmetric_and_within_half(value):
     assert abs(rounded - value) <= Fraction(1, 2)
 
 
+@PROPERTY
 @given(st.integers(0, 10**12), st.integers(1, 44000), st.data())
 def test_prorate_is_round_half_up_of_the_exact_fraction(amount, period_days, data):
     used = data.draw(st.integers(0, period_days))

@@ -4,6 +4,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
+from domain_builders import PROPERTY
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,6 +56,7 @@ def test_unknown_interval_is_a_programming_error():
         boundary(date(2026, 1, 1), "fortnight", 1, 1)
 
 
+@PROPERTY
 @given(
     st.dates(date(2000, 1, 1), date(2199, 12, 31)),
     st.sampled_from(INTERVALS),
@@ -68,6 +70,7 @@ def test_index_of_finds_the_period_containing_a_day(start, interval, count, offs
     assert boundary(start, interval, count, k) <= day < boundary(start, interval, count, k + 1)
 
 
+@PROPERTY
 @given(st.dates(date(2000, 1, 1), date(2199, 12, 31)), st.sampled_from(INTERVALS), st.integers(1, 120))
 def test_boundaries_strictly_increase(start, interval, count):
     b = bounds(start, interval, count, 6)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from domain_builders import (
+    PROPERTY,
     amended,
     cancelled,
     created,
@@ -107,6 +108,7 @@ def final_expectation(agreement: Agreement) -> dict[tuple[date, date], int]:
     return oracle_expected(applied, LAST, cancel)
 
 
+@PROPERTY
 @given(st.data())
 def test_any_delivery_order_ends_with_the_version_order_net(data):
     """(1) Whatever the order, duplication and delay of deliveries, once all are known and a run
@@ -120,6 +122,7 @@ def test_any_delivery_order_ends_with_the_version_order_net(data):
     assert net_by_period(run_days({BASE: in_order}, ALL_RUNS)) == expected
 
 
+@PROPERTY
 @given(st.data())
 def test_rerunning_a_day_issues_nothing(data):
     """(2) After a run on day L, another run on L (with or without the memo) issues nothing."""
@@ -135,6 +138,7 @@ def test_rerunning_a_day_issues_nothing(data):
         assert bill(state, docs, today) is None
 
 
+@PROPERTY
 @given(st.data())
 def test_skipping_runs_changes_issue_dates_never_the_final_net(data):
     """(3) Missed runs are caught up: only issue dates move."""
@@ -148,6 +152,7 @@ def test_skipping_runs_changes_issue_dates_never_the_final_net(data):
     assert all(doc.issue_date not in skipped for doc in partial)
 
 
+@PROPERTY
 @given(
     st.sampled_from(PLANS),
     st.sampled_from(CURRENCIES),
@@ -180,6 +185,7 @@ def test_without_changes_a_year_of_periods_costs_amount_times_periods(plan, curr
     assert all(line.amount_minor == amount for doc in docs for line in doc.lines)
 
 
+@PROPERTY
 @given(st.data())
 def test_each_piece_is_within_one_minor_unit_of_the_exact_pro_rata(data):
     """(5) A period is split where the price changes and at the cancellation; each piece is the
@@ -206,6 +212,7 @@ def test_each_piece_is_within_one_minor_unit_of_the_exact_pro_rata(data):
     assert period_amount(state, start, end) == sum(rounded)
 
 
+@PROPERTY
 @given(st.data())
 def test_the_memo_never_changes_a_result(data):
     """bill/next_bill_date memoise per agreement; a full recomputation gives the same answers."""
@@ -234,6 +241,7 @@ def test_the_memo_never_changes_a_result(data):
         assert nxt == next_bill_date(state, slow, today)
 
 
+@PROPERTY
 @given(st.data())
 def test_next_bill_date_is_the_first_day_bill_issues_something(data):
     """The scheduler and preview sleep until next_bill_date: no day before it issues anything."""
