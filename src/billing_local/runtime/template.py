@@ -76,7 +76,8 @@ _CfnLoader.add_constructor(
 
 def load_yaml(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as stream:
-        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506  # nosec B506 (_CfnLoader is a SafeLoader subclass)
+        # _CfnLoader is a SafeLoader subclass (adds only the CloudFormation tags).
+        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506  # nosec B506
     if not isinstance(document, dict) or "Resources" not in document:
         raise ValueError(f"{path}: not a CloudFormation/SAM template (no Resources)")
     return document
