@@ -212,6 +212,24 @@ class _Preview:
         self.heap: list[tuple[datetime, int, str]] = []
         self.pushes = 0
         self.dirty: dict[str, None] = {}
+        self._local_days: dict[tuple[datetime, str], date] = {}
+        self._day_starts: dict[tuple[date, str], datetime] = {}
+
+    def local_day(self, instant: datetime, timezone: str) -> date:
+        """local_date, remembered per (run, zone): thousands of agreements share a few zones."""
+        key = (instant, timezone)
+        day = self._local_days.get(key)
+        if day is None:
+            day = self._local_days[key] = local_date(instant, timezone)
+        return day
+
+    def day_start(self, day: date, timezone: str) -> datetime:
+        """midnight_utc, remembered per (date, zone)."""
+        key = (day, timezone)
+        instant = self._day_starts.get(key)
+        if instant is None:
+            instant = self._day_starts[key] = midnight_utc(day, timezone)
+        return instant
 
     def reject(self, event_id: str | None, on: date, exc: BadInput) -> None:
         self.rejected.append({"event_id": event_id, "on": on.isoformat(), "reason": str(exc)})
@@ -241,11 +259,11 @@ class _Preview:
         if state is None:
             agreement.due = None
             return
-        today = local_date(instant, state.timezone)
+        today = self.local_day(instant, state.timezone)
         doc, nxt = bill_and_next(state, agreement.docs, today)
         if doc is not None:
             agreement.docs.append(doc)
-        agreement.due = None if nxt is None else midnight_utc(nxt, state.timezone)
+        agreement.due = None if nxt is None else self.day_start(nxt, state.timezone)
         if agreement.due is not None:
             self.pushes += 1
             heapq.heappush(self.heap, (agreement.due, self.pushes, agreement_id))

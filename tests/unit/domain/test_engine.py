@@ -332,6 +332,28 @@ def test_running_twice_on_the_same_day_issues_nothing():
     assert len(docs[0].lines) == 5
 
 
+def test_the_memo_notices_another_history():
+    st = state_of(created())
+    first = bill(st, [], d("2026-03-01"))
+    assert bill(st, [first], d("2026-03-02")) is None  # memoised: settled
+    # Same length, another document: recomputed, not trusted.
+    other = Document(
+        first.document_id,
+        "invoice",
+        "agr-1",
+        d("2026-03-01"),
+        "JPY",
+        400,
+        (Line(d("2026-03-01"), d("2026-04-01"), 400),),
+        1,
+    )
+    assert bill(st, [other], d("2026-03-02")).total_minor == 600
+    # Reloaded from storage (equal, not identical): still settled.
+    assert bill(st, [Document.from_json(first.to_json(), seq=1)], d("2026-03-03")) is None
+    # A shorter history (the store refused the issued document): recomputed.
+    assert bill(st, [], d("2026-03-03")).total_minor == 1000
+
+
 def test_nothing_is_due_before_the_start_date():
     st = state_of(created())
     assert bill(st, [], d("2026-02-28")) is None

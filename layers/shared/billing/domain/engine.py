@@ -246,17 +246,24 @@ def period_amount_if_period(state: AgreementState, start: date, end: date) -> in
 # --------------------------------------------------------------------------- memo
 #
 # After a scan on local date `through`, every period starting on or before
-# `through` is settled by `docs` under `state`. The cursor (k, k_start) is the
-# first period the scan did not examine: it starts after `through`, or on/after
-# the cancellation date (so it and everything after cost nothing). A later call
-# with an equal state, the same documents (plus the one the memo's own bill()
-# issued) and a later date only has to look at periods from the cursor on.
+# `through` is settled by the documents under `state`. The cursor (k, k_start)
+# is the first period the scan did not examine: it starts after `through`, or
+# on/after the cancellation date (so it and everything after cost nothing). A
+# later call with an equal state, the same documents (plus the one the memo's own
+# bill() issued) and a later date only has to look at periods from the cursor on.
+#
+# An agreement's documents are an append-only log (seq 1..n, each stored once), so
+# "the same documents" is checked in O(1): the same count, and the same first and
+# last document (identical or equal). Copying or comparing the whole history on
+# every call would make a year of a daily plan quadratic.
 
 
 @dataclass(slots=True)
 class _Memo:
     state: AgreementState
-    docs: tuple[Document, ...]
+    count: int
+    first: Document | None
+    last: Document | None
     through: date
     k: int
     k_start: date
@@ -272,24 +279,39 @@ def clear_cache() -> None:
 
 
 def _remember(
-    state: AgreementState, docs: tuple[Document, ...], through: date, k: int, k_start: date
+    state: AgreementState,
+    issued: Sequence[Document],
+    new: Document | None,
+    through: date,
+    k: int,
+    k_start: date,
 ) -> None:
+    count = len(issued) + (new is not None)
+    first = issued[0] if issued else new
+    last = new if new is not None else (issued[-1] if issued else None)
     memo = _MEMO.get(state.agreement_id)
     if memo is not None:  # updated in place: the common case, one agreement run after run
-        memo.state, memo.docs, memo.through, memo.k, memo.k_start = state, docs, through, k, k_start
+        memo.state, memo.count, memo.first, memo.last = state, count, first, last
+        memo.through, memo.k, memo.k_start = through, k, k_start
         return
-    _MEMO[state.agreement_id] = _Memo(state, docs, through, k, k_start)
+    _MEMO[state.agreement_id] = _Memo(state, count, first, last, through, k, k_start)
     if len(_MEMO) > _MEMO_MAX:
         del _MEMO[next(iter(_MEMO))]  # the oldest entry
 
 
-def _recall(state: AgreementState, docs: tuple[Document, ...], today: date) -> _Memo | None:
+def _same(a: Document | None, b: Document | None) -> bool:
+    return a is b or a == b
+
+
+def _recall(state: AgreementState, issued: Sequence[Document], today: date) -> _Memo | None:
     memo = _MEMO.get(state.agreement_id)
     if memo is None or today < memo.through:
         return None
     if memo.state is not state and memo.state != state:
         return None
-    if len(memo.docs) != len(docs) or memo.docs != docs:
+    if len(issued) != memo.count:
+        return None
+    if issued and not (_same(issued[-1], memo.last) and _same(issued[0], memo.first)):
         return None
     return memo
 
@@ -305,7 +327,7 @@ class _Scan:
     k_start: date
 
 
-def _scan(state: AgreementState, docs: tuple[Document, ...], today: date) -> _Scan:
+def _scan(state: AgreementState, docs: Sequence[Document], today: date) -> _Scan:
     anchor, interval, count = state.start_date, state.interval, state.interval_count
     cancel = state.cancel_date
     lines: list[Line] = []
@@ -359,11 +381,11 @@ def _line_order(line: Line) -> tuple[date, date]:
     return line.period_start, line.period_end
 
 
-def _issue(state: AgreementState, docs: tuple[Document, ...], today: date) -> tuple[Document | None, _Scan]:
+def _issue(state: AgreementState, docs: Sequence[Document], today: date) -> tuple[Document | None, _Scan]:
     scan = _scan(state, docs, today)
     if not scan.lines:
         if not scan.future:
-            _remember(state, docs, today, scan.k, scan.k_start)
+            _remember(state, docs, None, today, scan.k, scan.k_start)
         return None, scan
     total = 0
     for line in scan.lines:
@@ -380,7 +402,7 @@ def _issue(state: AgreementState, docs: tuple[Document, ...], today: date) -> tu
         seq,
     )
     if not scan.future:
-        _remember(state, (*docs, doc), today, scan.k, scan.k_start)
+        _remember(state, docs, doc, today, scan.k, scan.k_start)
     return doc, scan
 
 
@@ -424,7 +446,7 @@ def bill(state: AgreementState, issued: Sequence[Document], today: date) -> Docu
     line with the difference. `issued` is every document of the agreement so far,
     in seq order; the new document has ``seq = len(issued) + 1``.
     """
-    return _issue(state, tuple(issued), today)[0]
+    return _issue(state, issued, today)[0]
 
 
 def next_bill_date(state: AgreementState, issued: Sequence[Document], today: date) -> date | None:
@@ -432,12 +454,11 @@ def next_bill_date(state: AgreementState, issued: Sequence[Document], today: dat
     no new event arrives; None when nothing will ever be due again (cancelled and
     settled, or a zero price forever).
     """
-    docs = tuple(issued)
-    scan = _scan(state, docs, today)
+    scan = _scan(state, issued, today)
     if scan.lines:
         return today + timedelta(days=1)
     if not scan.future:
-        _remember(state, docs, today, scan.k, scan.k_start)
+        _remember(state, issued, None, today, scan.k, scan.k_start)
     return _next_after(state, scan)
 
 
@@ -446,5 +467,5 @@ def bill_and_next(
 ) -> tuple[Document | None, date | None]:
     """``bill(state, issued, today)``, then ``next_bill_date(state, issued + [doc], today)``,
     in one pass: what a run does for each agreement."""
-    doc, scan = _issue(state, tuple(issued), today)
+    doc, scan = _issue(state, issued, today)
     return doc, _next_after(state, scan)
