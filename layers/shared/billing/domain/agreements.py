@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, overload
 
 from .errors import BadInput
 from .money import is_active_currency
@@ -239,6 +239,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+@overload
+def _string(obj: Mapping[str, Any], key: str, field: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _string(obj: Mapping[str, Any], key: str, field: str, *, required: bool) -> str | None: ...
 def _string(obj: Mapping[str, Any], key: str, field: str, *, required: bool = True) -> str | None:
     if key not in obj or obj[key] is None:
         if required:
@@ -250,6 +254,19 @@ def _string(obj: Mapping[str, Any], key: str, field: str, *, required: bool = Tr
     return value
 
 
+@overload
+def _identifier(
+    obj: Mapping[str, Any],
+    key: str,
+    field: str,
+    *,
+    required: Literal[True] = True,
+    max_len: int = MAX_ID_LENGTH,
+) -> str: ...
+@overload
+def _identifier(
+    obj: Mapping[str, Any], key: str, field: str, *, required: bool, max_len: int = MAX_ID_LENGTH
+) -> str | None: ...
 def _identifier(
     obj: Mapping[str, Any], key: str, field: str, *, required: bool = True, max_len: int = MAX_ID_LENGTH
 ) -> str | None:
@@ -294,7 +311,6 @@ def _integer(obj: Mapping[str, Any], key: str, field: str, low: int, high: int) 
 
 def _date(obj: Mapping[str, Any], key: str, field: str) -> date:
     value = _string(obj, key, field)
-    assert value is not None
     if not _DATE_RE.fullmatch(value):
         raise BadInput("invalid_date", f"{value!r} is not an ISO date YYYY-MM-DD", field)
     try:
@@ -340,7 +356,6 @@ def _plan(data: Mapping[str, Any]) -> Plan:
         raise BadInput("invalid_field", f"must be an object, got {_json_type(raw)}", "data.plan")
     amount = _integer(raw, "amount_minor", "data.plan.amount_minor", 0, MAX_AMOUNT_MINOR)
     currency = _string(raw, "currency", "data.plan.currency")
-    assert currency is not None
     if not is_active_currency(currency):
         raise BadInput(
             "unknown_currency", f"{currency!r} is not an active ISO 4217 currency code", "data.plan.currency"
@@ -400,7 +415,6 @@ def _check_envelope(obj: Mapping[str, Any]) -> tuple[str, str, str | None]:
         if not value:
             raise BadInput("invalid_field", "must not be empty", key)
     event_id = _identifier(obj, "id", "id", max_len=MAX_EVENT_ID_LENGTH)
-    assert event_id is not None
     type_ = obj["type"]
     if type_ not in EVENT_TYPES:
         raise BadInput("unknown_type", f"{type_!r} is not one of {', '.join(EVENT_TYPES)}", "type")
@@ -413,8 +427,8 @@ def _check_envelope(obj: Mapping[str, Any]) -> tuple[str, str, str | None]:
         except ValueError:
             raise BadInput("invalid_field", f"{time!r} is not an RFC 3339 timestamp", "time") from None
     for key in ("subject", "dataschema"):
-        value = _string(obj, key, key, required=False)
-        if value is not None and not value:
+        optional = _string(obj, key, key, required=False)
+        if optional is not None and not optional:
             raise BadInput("invalid_field", "must not be empty", key)
     media = _string(obj, "datacontenttype", "datacontenttype", required=False)
     if media is not None and not _JSON_MEDIA_RE.fullmatch(media):
@@ -464,7 +478,6 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
         raise BadInput("invalid_field", f"must be an object, got {_json_type(data)}", "data")
 
     agreement_id = _identifier(data, "agreement_id", "data.agreement_id")
-    assert agreement_id is not None
     version = _integer(data, "version", "data.version", 1, MAX_VERSION)
     start_date = effective_date = None
     timezone = customer_id = payment_method = customer_email = None
@@ -524,7 +537,8 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
 
 
 def _plan_change(created: AgreementEvent, amendment: AgreementEvent) -> BadInput | None:
-    assert created.plan is not None and amendment.plan is not None
+    if created.plan is None or amendment.plan is None:
+        return None
     for name in ("currency", "interval", "interval_count"):
         was, now = getattr(created.plan, name), getattr(amendment.plan, name)
         if was != now:
@@ -609,6 +623,13 @@ def _price_steps(start: date, entries: list[tuple[date, int, int]]) -> tuple[Pri
     return tuple(steps)
 
 
+def _present[T](value: T | None) -> T:
+    """A field parse_event guarantees for the event's type (a ValueError means a hand-made event)."""
+    if value is None:
+        raise ValueError("an AgreementEvent lacks a field its type requires: build events with parse_event")
+    return value
+
+
 def fold(events: Iterable[AgreementEvent]) -> Fold:
     """Fold one agreement's known events into its state (contract §2), order-insensitively.
 
@@ -679,13 +700,8 @@ def fold(events: Iterable[AgreementEvent]) -> Fold:
             ignored.append((event, reason))
             continue
         if event.type == AGREEMENT_CREATED:
-            assert created is not None
-            ignored.append(
-                (
-                    event,
-                    BadInput(CONFLICT, f"already created by version {created.version}", "type"),
-                )
-            )
+            first = creates[0].version
+            ignored.append((event, BadInput(CONFLICT, f"already created by version {first}", "type")))
             continue
         if event.type == AGREEMENT_AMENDED and created is not None:
             problem = _plan_change(created, event)
@@ -697,25 +713,21 @@ def fold(events: Iterable[AgreementEvent]) -> Fold:
     if created is None:
         return Fold(None, tuple(ignored))
 
-    assert created.plan is not None and created.start_date is not None
-    assert created.timezone is not None and created.customer_id is not None
-    assert created.payment_method is not None
-    start = created.start_date
-    entries = [(start, created.version, created.plan.amount_minor)]
-    payment = (created.version, created.payment_method)
+    plan = _present(created.plan)
+    start = _present(created.start_date)
+    entries = [(start, created.version, plan.amount_minor)]
+    payment = (created.version, _present(created.payment_method))
     for event in applied:
         if event.type == AGREEMENT_AMENDED:
-            assert event.plan is not None and event.effective_date is not None
-            entries.append((event.effective_date, event.version, event.plan.amount_minor))
+            entries.append((_present(event.effective_date), event.version, _present(event.plan).amount_minor))
             if event.payment_method is not None and event.version > payment[0]:
                 payment = (event.version, event.payment_method)
 
     cancel_date: date | None = None
     cancel_version: int | None = None
     if cancel is not None:
-        assert cancel.effective_date is not None
         cancel_version = cancel.version
-        cancel_date = cancel.effective_date if cancel.version > created.version else start
+        cancel_date = _present(cancel.effective_date) if cancel.version > created.version else start
         if cancel.version < created.version:
             reason = BadInput(
                 AFTER_CANCELLATION,
@@ -730,12 +742,12 @@ def fold(events: Iterable[AgreementEvent]) -> Fold:
 
     state = AgreementState(
         agreement_id=created.agreement_id,
-        customer_id=created.customer_id,
+        customer_id=_present(created.customer_id),
         start_date=start,
-        timezone=created.timezone,
-        currency=created.plan.currency,
-        interval=created.plan.interval,
-        interval_count=created.plan.interval_count,
+        timezone=_present(created.timezone),
+        currency=plan.currency,
+        interval=plan.interval,
+        interval_count=plan.interval_count,
         prices=_price_steps(start, entries),
         cancel_date=cancel_date,
         payment_method=payment[1],
