@@ -358,7 +358,8 @@ def generate_scenario(
     """
     if mix not in MIXES:
         raise ValueError(f"mix must be one of {MIXES}")
-    rng = random.Random(seed)  # nosec B311 - a reproducible workload, not a secret
+    # A reproducible workload, not a secret: the seeded standard generator is right here.
+    rng = random.Random(seed)  # nosec B311
     deliveries: list[dict[str, Any]] = []
     weights = [p[4] if mix == "mixed" else p[5] for p in _PLANS]
     for i in range(n_agreements):
