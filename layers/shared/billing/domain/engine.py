@@ -15,6 +15,7 @@ is always the same as a full recomputation, which the tests check).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from bisect import bisect_right
@@ -289,14 +290,14 @@ def _remember(
     count = len(issued) + (new is not None)
     first = issued[0] if issued else new
     last = new if new is not None else (issued[-1] if issued else None)
-    memo = _MEMO.get(state.agreement_id)
-    if memo is not None:  # updated in place: the common case, one agreement run after run
-        memo.state, memo.count, memo.first, memo.last = state, count, first, last
-        memo.through, memo.k, memo.k_start = through, k, k_start
-        return
-    _MEMO[state.agreement_id] = _Memo(state, count, first, last, through, k, k_start)
-    if len(_MEMO) > _MEMO_MAX:
-        del _MEMO[next(iter(_MEMO))]  # the oldest entry
+    # A new entry, assigned in one step: a reader in another thread sees the old
+    # memo or the new one, never a mix of both.
+    key = state.agreement_id
+    known = key in _MEMO
+    _MEMO[key] = _Memo(state, count, first, last, through, k, k_start)
+    if not known and len(_MEMO) > _MEMO_MAX:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
+            del _MEMO[next(iter(_MEMO))]  # the oldest entry
 
 
 def _same(a: Document | None, b: Document | None) -> bool:
