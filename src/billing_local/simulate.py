@@ -96,6 +96,7 @@ class Simulation:
     def _run_day(self, cloud: LocalCloud, day: date, events: list[dict[str, Any]]) -> None:
         instant = datetime.combine(day, self.scenario.runs.at, tzinfo=UTC)
         cloud.clock.advance_to(instant - timedelta(minutes=1))
+        let_time_pass(cloud)
         batches = self._deliver(cloud, events)
         ran = (
             self.scenario.runs.from_date <= day <= self.scenario.runs.through
@@ -202,21 +203,63 @@ def _retrying(call: Callable[[], Any], tries: int = 5) -> Any:
 
 
 def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any]:
-    """What an operator does after an incident (docs/RUNBOOK.md): redrive every DLQ, replay what the
-    outbox could not publish, and let the pipeline quiesce."""
-    report: dict[str, Any] = {"redriven": 0, "outbox_replays": 0, "rounds": 0}
+    """What an operator does after an incident (docs/RUNBOOK.md): re-run missed daily runs, redrive
+    every DLQ, replay what the outbox could not publish, and let the pipeline quiesce."""
+    report: dict[str, int] = {"reruns": 0, "redriven": 0, "outbox_replays": 0, "rounds": 0}
     for _ in range(5):
         report["rounds"] += 1
+        let_time_pass(cloud)
+        reruns = _rerun_missed_schedules(cloud)
         moved = sum(
             int(cloud.invoke("DlqRedriveFunction", {"queue": queue})["moved"]) for queue in REDRIVE_QUEUES
         )
-        report["redriven"] += moved
         replayed = _replay_failed_outbox(cloud, first_day, last_day)
-        report["outbox_replays"] += replayed
         cloud.drain()
-        if moved == 0 and replayed == 0:
+        cloud.fire_schedule(schedule_id(cloud, EXPORT_SCHEDULE), cloud.clock.now())
+        report["reruns"] += reruns
+        report["redriven"] += moved
+        report["outbox_replays"] += replayed
+        if reruns == moved == replayed == 0:
             break
     return report
+
+
+def let_time_pass(cloud: LocalCloud) -> None:
+    """Between simulated days every timeout measured in real time by moto or Powertools is over:
+    messages a crashed consumer held become visible, and the idempotency record of an invocation
+    that died mid-way is past its in-progress expiry (Powertools then lets a retry through)."""
+    cloud.expire_visibility()
+    ddb = boto3.client("dynamodb")
+    table = cloud.physical_id("IdempotencyTable")
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="#s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "INPROGRESS"}},
+    ):
+        for item in page["Items"]:
+            ddb.update_item(
+                TableName=table,
+                Key={"id": item["id"]},
+                UpdateExpression="SET in_progress_expiration = :zero",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+
+
+def _rerun_missed_schedules(cloud: LocalCloud) -> int:
+    """A scheduled invocation that failed all its retries lands on the ScheduleDLQ with its input:
+    invoke its function again with that input (the run instant inside makes it the same run)."""
+    sqs = boto3.client("sqs")
+    url = cloud.physical_id("ScheduleDLQ")
+    reruns = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            payload = json.loads(message["Body"])
+            function = "InvoiceSchedulerFunction" if "run_at" in payload else "AccountingExporterFunction"
+            cloud.invoke(function, payload)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            reruns += 1
+    return reruns
 
 
 def _replay_failed_outbox(cloud: LocalCloud, first_day: date, last_day: date) -> int:

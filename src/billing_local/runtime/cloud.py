@@ -795,6 +795,20 @@ class LocalCloud:
             if message.delayed_until:
                 message.delayed_until = 0.0
 
+    def expire_visibility(self, queue_logical_id: str | None = None) -> None:
+        """Virtual time: every visibility timeout is over (moto counts real time).
+
+        Call it when the virtual clock has moved past any timeout, e.g. between
+        simulated days: messages a crashed consumer had received become visible.
+        """
+        from moto.sqs.models import sqs_backends
+
+        queues = sqs_backends[self.account_id][self.region].queues
+        for logical_id in [queue_logical_id] if queue_logical_id else self.logical_ids("AWS::SQS::Queue"):
+            queue = queues.get(self.attr(logical_id, "QueueName"))
+            for message in queue._messages if queue is not None else ():
+                message.visible_at = 0.0
+
     def _forget_shard_iterator(self, iterator: str) -> None:
         """moto keeps every shard iterator it ever issued; pollers issue one per GetRecords."""
         from moto.dynamodbstreams.models import dynamodbstreams_backends
