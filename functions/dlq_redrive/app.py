@@ -1,7 +1,7 @@
 """DLQ redrive, invoked by an operator (or `billing redrive`):
 
     {"queue": "payment", "types": ["billing.invoice.issued"], "min_age_seconds": 0,
-     "max_messages": 100, "dry_run": true}
+     "max_messages": 100, "dry_run": true, "include_rejected": false}
 
 `queue` names a pair of REDRIVE_PAIRS (its DLQ and source queue).
 """
@@ -32,6 +32,7 @@ def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
         min_age_seconds=int(event.get("min_age_seconds", 0)),
         max_messages=int(max_messages) if max_messages is not None else None,
         dry_run=bool(event.get("dry_run", False)),
+        include_rejected=bool(event.get("include_rejected", False)),
     )
 
 

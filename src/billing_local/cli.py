@@ -193,6 +193,11 @@ def _redrive_parser(sub: Any) -> None:
     p.add_argument("--min-age", type=int, default=0, help="only messages at least this many seconds old")
     p.add_argument("--max", type=int, dest="max_messages", help="move at most N messages")
     p.add_argument("--dry-run", action="store_true", help="count what would move, move nothing")
+    p.add_argument(
+        "--include-rejected",
+        action="store_true",
+        help="also move bad input parked with a rejection reason (after a fix that accepts it)",
+    )
     p.set_defaults(func=cmd_redrive)
 
 
@@ -203,6 +208,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
         "min_age_seconds": args.min_age,
         "max_messages": args.max_messages,
         "dry_run": args.dry_run,
+        "include_rejected": args.include_rejected,
     }
     return _invoke_deployed(args, "DlqRedriveFunction", payload)
 

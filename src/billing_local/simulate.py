@@ -56,14 +56,15 @@ class Simulation:
         chaos = Chaos(self.chaos_seed) if self.chaos_seed is not None else None
         with LocalCloud(self.template, parameters=_parameters(at), start=first_instant) as cloud:
             self._setup(cloud)
-            pending = list(self.scenario.deliveries)
+            # Arrival order: by `on` date, list order breaking ties (CONTRACT §5; preview does the same).
+            pending = sorted(self.scenario.deliveries, key=lambda delivery: delivery[0])
             if chaos is not None:
                 pending = chaos.plan(pending, last_run=self.scenario.runs.through)
                 chaos.install(cloud.faults)
             try:
                 for day in self.timeline():
                     arriving = [d for d in pending if d[0] <= day]
-                    pending = pending[len(arriving) :]
+                    pending = pending[len(arriving) :]  # pending is in arrival order
                     self._run_day(cloud, day, [event for _, event in arriving])
             finally:
                 if chaos is not None:
@@ -125,6 +126,7 @@ class Simulation:
         documents = read_documents(cloud.physical_id("BillingTable"))
         return {
             "documents": [d.to_json() for d in documents],
+            "parked": read_parked(cloud.physical_id("AgreementDLQ")),
             "payments": read_payments(
                 cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")
             ),
@@ -152,6 +154,27 @@ def _scan(table: str) -> list[dict[str, Any]]:
     for page in boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table):
         items += [{k: _DESERIALIZE(v) for k, v in item.items()} for item in page["Items"]]
     return items
+
+
+def read_parked(dlq_url: str) -> list[dict[str, Any]]:
+    """Bad input the projector parked: event id (None if the body is not an event) and rejection code."""
+    sqs = boto3.client("sqs")
+    parked, handles = [], []
+    while messages := sqs.receive_message(
+        QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        for message in messages:
+            handles.append(message["ReceiptHandle"])
+            try:
+                body = json.loads(message["Body"])
+                event_id = body.get("id") if isinstance(body, dict) else None
+            except ValueError:
+                event_id = None
+            code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
+            parked.append({"event_id": event_id, "code": code})
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return sorted(parked, key=lambda p: (str(p["event_id"]), str(p["code"])))
 
 
 def read_documents(table: str) -> list[Document]:
@@ -327,6 +350,10 @@ def check_invariants(result: dict[str, Any], expected: dict[str, Any], *, exact:
     if problems:
         checks["payment_problems"] = problems[:20]
     left = {name: q["visible"] + q["in_flight"] + q.get("delayed", 0) for name, q in result["queues"].items()}
+    parked = {(r["event_id"], r["code"]) for r in result["parked"]}
+    rejected = {(r["event_id"], r["reason"].split(":")[0]) for r in expected.get("rejected", [])}
+    left["AgreementDLQ"] = left.get("AgreementDLQ", 0) - len(result["parked"])
+    checks["only_bad_input_parked"] = parked == rejected
     checks["every_queue_and_dlq_empty"] = not any(left.values())
     checks["all_hold"] = all(v for k, v in checks.items() if isinstance(v, bool))
     return checks

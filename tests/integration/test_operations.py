@@ -58,3 +58,19 @@ def test_query_and_replay_to_one_subscriber_only(pipeline: Pipeline) -> None:
     assert pipeline.left_in_queues() == {"AccountingQueue": 1}  # the payment queue saw nothing
     [message] = pipeline.messages("AccountingQueue")
     assert json.loads(message["Body"])["id"] == found["events"][0]["id"]  # same id: consumers deduplicate
+
+
+def test_redrive_leaves_parked_bad_input_unless_asked(pipeline: Pipeline) -> None:
+    bad = agreement_event("agreement.created", "agr-xyz", 1, start_date="2026-03-01")
+    bad["data"]["plan"]["currency"] = "XYZ"
+    pipeline.publish(bad)
+    assert pipeline.left_in_queues() == {"AgreementDLQ": 1}
+
+    skipped = pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "agreement"})
+    assert (skipped["examined"], skipped["moved"]) == (1, 0)
+
+    forced = pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "agreement", "include_rejected": True})
+    assert forced["moved"] == 1
+    pipeline.cloud.drain()
+    [parked] = pipeline.messages("AgreementDLQ")  # still bad input: parked again, with its reason
+    assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == "unknown_currency"

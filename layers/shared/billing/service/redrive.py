@@ -3,8 +3,12 @@
 SQS's own move task (StartMessageMoveTask) can't filter and moto lacks it, so
 this receives, re-sends and deletes by itself: all messages, or those of some
 event types, or older than an age, at most N, or a dry run that only counts.
-Bodies and attributes are preserved, except the rejection reason attached when
-bad input was parked (the operator has fixed or accepted it by redriving).
+Bodies and attributes are preserved.
+
+Bad input parked with a rejection reason is left alone unless asked for
+(`include_rejected`): sent back unchanged it would only be rejected again. It is
+for after a fix that makes it acceptable (a new currency, a code change); the
+rejection attributes are then dropped.
 """
 
 import json
@@ -22,6 +26,7 @@ class RedriveRequest:
     min_age_seconds: int = 0
     max_messages: int | None = None
     dry_run: bool = False
+    include_rejected: bool = False
 
 
 @dataclass(slots=True)
@@ -87,6 +92,8 @@ def redrive(sqs: Any, dlq_url: str, source_url: str, request: RedriveRequest, no
 
 
 def _matches(message: dict[str, Any], request: RedriveRequest, now_ms: int) -> bool:
+    if not request.include_rejected and "rejection_code" in message.get("MessageAttributes", {}):
+        return False
     if request.types and message_type(message) not in request.types:
         return False
     sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", now_ms))
