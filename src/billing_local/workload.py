@@ -16,7 +16,7 @@ PLANS = [  # (interval, interval_count, weight)
     ("week", 2, 5),
     ("year", 1, 8),
     ("month", 3, 8),
-    ("day", 1, 7),
+    ("day", 1, 2),
 ]
 PRICES = {
     "EUR": [999, 1999, 4900],
