@@ -7,6 +7,7 @@ function) print one line on stderr and exit 2, never a traceback.
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ class UserError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Powertools warns when an invocation emitted no metric (a dry run, a duplicate): expected.
+    warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
