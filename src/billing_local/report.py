@@ -1,7 +1,8 @@
-"""What `make run` shows: a progress bar over simulated days, then a summary table."""
+"""What `make run` shows: a progress bar over simulated days, a summary table, and an HTML report."""
 
 import time
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,57 +10,78 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from billing_local import html_report
 from billing_local.preview import Scenario
 from billing_local.simulate import DayReport, Simulation
+
+REPORTS = Path(".reports")
 
 
 def run_with_progress(scenario: Scenario, *, template: Path, chaos_seed: int | None) -> int:
     console = Console()
     simulation = Simulation(scenario, template=template, chaos_seed=chaos_seed)
-    days = len(simulation.timeline())
     started = time.monotonic()
     with Progress(
         TextColumn("[bold]simulating"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days · {task.fields[day]}"),
+        TextColumn("days · {task.fields[day]} · {task.fields[documents]} deliveries"),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("days", total=days, day="")
+        task = progress.add_task("days", total=len(simulation.timeline()), day="", documents=0)
+        delivered = 0
 
         def on_day(report: DayReport) -> None:
-            progress.update(task, advance=1, day=report.day.isoformat())
+            nonlocal delivered
+            delivered += report.delivered
+            progress.update(task, advance=1, day=report.day.isoformat(), documents=delivered)
 
         simulation.on_day = on_day
         result = simulation.run()
-    console.print(summary_table(scenario, result, time.monotonic() - started))
-    dlq_messages = sum(q["visible"] + q["in_flight"] for name, q in result["queues"].items() if "DLQ" in name)
-    return 0 if dlq_messages == 0 else 1
+    rows = summary_rows(scenario, result)
+    table = Table(title=f"Simulation summary ({time.monotonic() - started:.1f} s)", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = html_report.write(REPORTS / f"simulation-{stamp}.html", result, simulation.days, rows)
+    console.print(f"report: [bold]{path.resolve()}[/bold]")
+    invariants = result.get("invariants", {})
+    if not invariants.get("all_hold", True):
+        console.print(f"[red]invariants do not hold:[/red] {invariants}")
+        return 1
+    return 0
 
 
-def summary_table(scenario: Scenario, result: dict[str, Any], seconds: float) -> Table:
+def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, Any]]:
     documents = result["documents"]
     kinds = Counter(d["kind"] for d in documents)
     amounts: dict[str, int] = defaultdict(int)
     for d in documents:
         amounts[d["currency"]] += d["total_minor"]
     payments = Counter(p["status"] for p in result["payments"])
-    retried = sum(1 for p in result["payments"] if p["attempts"] > 1)
-    table = Table(title=f"Simulation summary ({seconds:.1f} s)", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    agreements = {
-        event["data"].get("agreement_id") for _, event in scenario.deliveries if isinstance(event, dict)
-    }
-    table.add_row("agreements", str(len(agreements)))
-    table.add_row("invoices", str(kinds.get("invoice", 0)))
-    table.add_row("credit notes", str(kinds.get("credit_note", 0)))
-    for currency in sorted(amounts):
-        table.add_row(f"net invoiced {currency} (minor units)", str(amounts[currency]))
-    for status in sorted(payments):
-        table.add_row(f"payments {status}", str(payments[status]))
-    table.add_row("payments retried", str(retried))
-    for name, depth in sorted(result["queues"].items()):
-        table.add_row(f"left in {name}", str(depth["visible"] + depth["in_flight"]))
-    return table
+    agreements = {e["data"].get("agreement_id") for _, e in scenario.deliveries if isinstance(e, dict)}
+    rows: list[tuple[str, Any]] = [
+        ("agreements", len(agreements)),
+        ("agreement events delivered", len(scenario.deliveries)),
+        ("invoices", kinds.get("invoice", 0)),
+        ("credit notes", kinds.get("credit_note", 0)),
+    ]
+    rows += [(f"net invoiced {c} (minor units)", amounts[c]) for c in sorted(amounts)]
+    rows += [(f"payments {status}", n) for status, n in sorted(payments.items())]
+    rows.append(("payments retried (soft declines)", sum(1 for p in result["payments"] if p["attempts"] > 1)))
+    rows.append(("charges taken by the gateway", sum(p["charges"] for p in result["payments"])))
+    rows.append(("bad input parked", len(result.get("parked", []))))
+    if "chaos" in result:
+        rows.append(("faults injected", sum(result["chaos"]["faults"].values())))
+        rows.append(("messages redriven", result["chaos"]["recovery"].get("redriven", 0)))
+    dlq = sum(q["visible"] + q["in_flight"] for name, q in result["queues"].items() if name.endswith("DLQ"))
+    rows.append(
+        ("messages left in queues", sum(q["visible"] + q["in_flight"] for q in result["queues"].values()))
+    )
+    rows.append(("messages left in DLQs", dlq))
+    rows.append(("invariants hold", result.get("invariants", {}).get("all_hold")))
+    return rows

@@ -38,6 +38,8 @@ class DayReport:
     ran: bool
     delivered: int
     batches: int
+    invocations: dict[str, int] = field(default_factory=dict)  # per function, this day
+    dlq_messages: int = 0  # in every DLQ at the end of the day
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Simulation:
     chaos_seed: int | None = None
     on_day: Callable[[DayReport], None] | None = None
     days: list[DayReport] = field(default_factory=list)
+    _invocations_so_far: dict[str, int] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
         at = self.scenario.runs.at
@@ -108,10 +111,16 @@ class Simulation:
             cloud.fire_schedule(schedule_id(cloud, DAILY_SCHEDULE), instant)
             batches += cloud.drain()
             cloud.fire_schedule(schedule_id(cloud, EXPORT_SCHEDULE), instant)
-        report = DayReport(day, ran, len(events), batches)
+        report = DayReport(day, ran, len(events), batches, self._invocations_today(cloud), _dlq_depth(cloud))
         self.days.append(report)
         if self.on_day:
             self.on_day(report)
+
+    def _invocations_today(self, cloud: LocalCloud) -> dict[str, int]:
+        totals = {name.removesuffix("Function"): n for name, (n, _) in cloud.invocation_counts().items()}
+        before = self._invocations_so_far
+        self._invocations_so_far = totals
+        return {name: n - before.get(name, 0) for name, n in totals.items() if n - before.get(name, 0)}
 
     def _deliver(self, cloud: LocalCloud, events: list[dict[str, Any]]) -> int:
         batches = 0
@@ -190,11 +199,13 @@ def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]
     charges = Counter(c["document_id"] for c in DynamoLedger(ledger_table).charges())
     items = _scan(billing_table)
     payments = [i for i in items if i["sk"].startswith("PAY#")]
-    outcomes = Counter(
-        json.loads(i["body"])["data"]["document_id"]
+    outcome_events = [
+        (json.loads(i["body"])["data"]["document_id"], i["time"][:10])
         for i in items
         if i["sk"].startswith("OUT#") and i["type"] in (PAYMENT_SUCCEEDED, PAYMENT_FAILED)
-    )
+    ]
+    outcomes = Counter(document_id for document_id, _ in outcome_events)
+    settled_on = dict(outcome_events)
     return sorted(
         (
             {
@@ -204,6 +215,7 @@ def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]
                 "attempts": int(p["attempts"]),
                 "charges": charges.get(p["sk"].removeprefix("PAY#"), 0),
                 "outcome_events": outcomes.get(p["sk"].removeprefix("PAY#"), 0),
+                "settled_on": settled_on.get(p["sk"].removeprefix("PAY#")),
             }
             for p in payments
         ),
@@ -245,6 +257,12 @@ def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any
         if reruns == moved == replayed == 0:
             break
     return report
+
+
+def _dlq_depth(cloud: LocalCloud) -> int:
+    return sum(
+        d["visible"] + d["in_flight"] for name, d in cloud.queue_depths().items() if name.endswith("DLQ")
+    )
 
 
 def let_time_pass(cloud: LocalCloud) -> None:
