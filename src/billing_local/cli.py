@@ -16,9 +16,9 @@ EXAMPLES = """examples:
   billing simulate --agreements 300 --days 40
   billing simulate --scenario tests/fixtures/scenarios/worked_example.json --chaos 7
   billing invoke agreement_projector --event events/agreement_projector/sqs-agreement-created.json
-  billing redrive --stack billing-dev --queue payment --type billing.invoice.issued --max 100 --dry-run
-  billing events query --stack billing-dev --from 2026-03-01 --to 2026-03-31 --type billing.invoice.issued
-  billing replay --stack billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting
+  billing redrive --stack recurring-billing-dev --queue payment --max 100 --dry-run
+  billing events query --stack recurring-billing-dev --from 2026-03-01 --type billing.invoice.issued
+  billing replay --stack recurring-billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting
 """
 
 
@@ -179,7 +179,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def _stack_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", required=True, help="the deployed stack's name (samconfig: billing-<stage>)")
+    p.add_argument("--stack", required=True, help="the deployed stack (samconfig: recurring-billing-<stage>)")
     p.add_argument("--region", default=None)
 
 
@@ -188,7 +188,7 @@ def _redrive_parser(sub: Any) -> None:
         sub,
         "redrive",
         "Move messages from a DLQ back to its source queue (invokes the stack's DlqRedriveFunction).",
-        "billing redrive --stack billing-dev --queue payment --max 100 --dry-run",
+        "billing redrive --stack recurring-billing-dev --queue payment --max 100 --dry-run",
     )
     _stack_args(p)
     p.add_argument("--queue", required=True, choices=["agreement", "invoice-job", "payment", "accounting"])
@@ -240,7 +240,7 @@ def _replay_parser(sub: Any) -> None:
         sub,
         "replay",
         "Re-send stored billing events to the whole topic or to one subscriber's queue.",
-        "billing replay --stack billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting",
+        "billing replay --stack recurring-billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting",
     )
     _stack_args(p)
     _query_args(p)
@@ -259,14 +259,14 @@ def _events_parser(sub: Any) -> None:
         sub,
         "events",
         "Query the event store of billing events (invokes the stack's EventReplayFunction).",
-        "billing events query --stack billing-dev --from 2026-03-01 --type billing.invoice.issued",
+        "billing events query --stack recurring-billing-dev --from 2026-03-01 --type billing.invoice.issued",
     )
     events_sub = p.add_subparsers(dest="events_command", required=True, metavar="ACTION")
     q = _subparser(
         events_sub,
         "query",
         "List billing events by time range, type and agreement.",
-        "billing events query --stack billing-dev --from 2026-03-01 --to 2026-03-31 --agreement agr-1001",
+        "billing events query --stack recurring-billing-dev --from 2026-03-01 --agreement agr-1001",
     )
     _stack_args(q)
     _query_args(q)
