@@ -15,7 +15,13 @@ from typing import Any
 from billing_local.simulate import DayReport
 
 PALETTE = ["#2f6fde", "#e4572e", "#17a398", "#f3a712", "#8e44ad", "#6c757d", "#c0392b", "#27ae60", "#34495e"]
+NAMED = {"invoice": "#2f6fde", "credit note": "#f3a712", "succeeded": "#27ae60", "failed": "#c0392b"}
 WIDTH, HEIGHT, PAD = 900, 260, 40
+
+
+def _colours(names: list[str]) -> list[str]:
+    spare = iter(c for c in PALETTE if c not in NAMED.values())
+    return [NAMED.get(name) or next(spare, "#999") for name in names]
 
 
 def stacked_bars(title: str, days: Sequence[date], series: dict[str, list[int]]) -> str:
@@ -33,7 +39,7 @@ def stacked_bars(title: str, days: Sequence[date], series: dict[str, list[int]])
     scale = (HEIGHT - PAD) / top
     for i, day in enumerate(days):
         x, y = PAD + i * step, float(HEIGHT)
-        for colour, (name, values) in zip(PALETTE, series.items(), strict=False):
+        for colour, (name, values) in zip(_colours(list(series)), series.items(), strict=False):
             h = values[i] * scale
             if h:
                 y -= h
@@ -44,7 +50,7 @@ def stacked_bars(title: str, days: Sequence[date], series: dict[str, list[int]])
                 )
         if i % max(1, len(days) // 10) == 0:
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT + 14}" class="tick">{day.strftime("%m-%d")}</text>')
-    for j, (colour, name) in enumerate(zip(PALETTE, series, strict=False)):
+    for j, (colour, name) in enumerate(zip(_colours(list(series)), series, strict=False)):
         parts.append(
             f'<rect x="{PAD + j * 140}" y="{HEIGHT + 24}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{PAD + j * 140 + 14}" y="{HEIGHT + 33}" class="tick">{html.escape(name)}</text>'
