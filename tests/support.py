@@ -5,10 +5,15 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from billing_local.runtime.cloud import LocalCloud
-from billing_local.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, read_documents, read_payments, schedule_id
+from billing_local.simulate import (
+    DAILY_SCHEDULE,
+    EXPORT_SCHEDULE,
+    peek,
+    read_documents,
+    read_payments,
+    schedule_id,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_AT = time(0, 5)
@@ -53,18 +58,8 @@ class Pipeline:
         }
 
     def messages(self, queue: str) -> list[dict[str, Any]]:
-        """Every message on a queue, left in place (visibility released)."""
-        sqs = boto3.client("sqs")
-        url = self.cloud.physical_id(queue)
-        found, handles = [], []
-        while batch := sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
-        ).get("Messages", []):
-            found += batch
-            handles += [m["ReceiptHandle"] for m in batch]
-        for handle in handles:
-            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return found
+        """Every message on a queue, left in place."""
+        return peek(self.cloud.physical_id(queue))
 
 
 def agreement_event(

@@ -165,24 +165,32 @@ def _scan(table: str) -> list[dict[str, Any]]:
     return items
 
 
+def peek(queue_url: str) -> list[dict[str, Any]]:
+    """Every message on a queue, with attributes, left in place (visibility released at once)."""
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    ).get("Messages", []):
+        found += messages
+    for message in found:
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return found
+
+
 def read_parked(dlq_url: str) -> list[dict[str, Any]]:
     """Bad input the projector parked: event id (None if the body is not an event) and rejection code."""
-    sqs = boto3.client("sqs")
-    parked, handles = [], []
-    while messages := sqs.receive_message(
-        QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-    ).get("Messages", []):
-        for message in messages:
-            handles.append(message["ReceiptHandle"])
-            try:
-                body = json.loads(message["Body"])
-                event_id = body.get("id") if isinstance(body, dict) else None
-            except ValueError:
-                event_id = None
-            code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
-            parked.append({"event_id": event_id, "code": code})
-    for handle in handles:
-        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    parked = []
+    for message in peek(dlq_url):
+        try:
+            body = json.loads(message["Body"])
+            event_id = body.get("id") if isinstance(body, dict) else None
+        except ValueError:
+            event_id = None
+        code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
+        parked.append({"event_id": event_id, "code": code})
     return sorted(parked, key=lambda p: (str(p["event_id"]), str(p["code"])))
 
 
