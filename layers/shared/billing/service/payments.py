@@ -41,12 +41,15 @@ def charge_new_invoice(
     retry_days: tuple[int, ...],
     now: datetime,
 ) -> Attempted | None:
-    """First attempt for a `billing.invoice.issued` event; None if the invoice is already being paid."""
+    """First attempt for a `billing.invoice.issued` event.
+
+    No read first: a replay or second delivery of the event charges with the same
+    idempotency key (the gateway answers with what it did, taking nothing), and its
+    record loses to the first one's conditional write (`Attempted.result` is None).
+    """
     data = event["data"]
     document = data["document"]
     agreement_id = document["agreement_id"]
-    if table.payment(agreement_id, document["document_id"]) is not None:
-        return None  # a replay or a second delivery: attempts continue through the schedule
     payment = Payment(
         agreement_id=agreement_id,
         document_id=document["document_id"],
