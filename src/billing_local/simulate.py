@@ -72,9 +72,10 @@ class Simulation:
             finally:
                 if chaos is not None:
                     chaos.uninstall(cloud.faults)
-            if pending:  # deliveries after the last run never affect what was issued
-                self._deliver(cloud, [event for _, event in pending])
+            # Recovery re-runs missed runs: it belongs to the scenario's period, so it happens before
+            # the deliveries dated after the last run (which never affect what was issued).
             recovered = recover(cloud, self.timeline()[0], self.scenario.runs.through) if chaos else {}
+            self._deliver(cloud, [event for _, event in pending])
             result = self.result(cloud)
             if chaos is not None:
                 result["chaos"] = {
