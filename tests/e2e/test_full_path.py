@@ -44,3 +44,27 @@ def test_running_the_same_day_twice_issues_nothing_new(pipeline: Pipeline) -> No
     pipeline.run_day(date(2026, 3, 1))
     assert len(pipeline.documents("agr-twice")) == 1
     assert [p["charges"] for p in pipeline.payments("agr-twice")] == [1]
+
+
+def test_logs_are_json_with_correlation_keys_and_no_pii(pipeline: Pipeline) -> None:
+    event = agreement_event(
+        "agreement.created",
+        "agr-pii",
+        1,
+        start_date="2026-03-01",
+        customer_email="ana.secret@example.com",
+        payment_method="pm_ok",
+    )
+    pipeline.publish(event)
+    pipeline.run_day(date(2026, 3, 1))
+    lines = [json.loads(line) for line in pipeline.cloud.logs() if line.startswith("{")]
+    messages = [line for line in lines if "message" in line]
+    assert messages, "handlers log structured JSON"
+    text = json.dumps(lines)
+    assert "ana.secret@example.com" not in text
+    assert '"pm_ok"' not in text
+    for wanted in ("agreement event stored", "invoice issued", "payment succeeded"):
+        [line] = [m for m in messages if m["message"] == wanted and m.get("agreement_id") == "agr-pii"]
+        assert line["level"] == "INFO" and line["service"] == "billing"
+    stored = next(m for m in messages if m["message"] == "agreement event stored")
+    assert stored["event_id"] == event["id"]
