@@ -68,3 +68,34 @@ def test_logs_are_json_with_correlation_keys_and_no_pii(pipeline: Pipeline) -> N
         assert line["level"] == "INFO" and line["service"] == "billing"
     stored = next(m for m in messages if m["message"] == "agreement event stored")
     assert stored["event_id"] == event["id"]
+
+
+def test_business_and_operational_metrics_are_emitted_as_emf(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-m", 1, start_date="2026-03-01"))
+    bad = agreement_event("agreement.created", "agr-m2", 1, start_date="2026-03-01")
+    bad["data"]["plan"]["interval"] = "fortnight"
+    pipeline.publish(bad)
+    pipeline.run_day(date(2026, 3, 1))
+    emitted: dict[str, list[dict[str, object]]] = {}
+    for line in pipeline.cloud.logs():
+        if '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        [directive] = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "RecurringBilling/dev"
+        for metric in directive["Metrics"]:
+            emitted.setdefault(metric["Name"], []).append(record)
+    for name in (
+        "AgreementEventsStored",
+        "EventsRejected",
+        "InvoicesIssued",
+        "PaymentsSucceeded",
+        "DailyRunHeartbeat",
+    ):
+        assert name in emitted, name
+    [amount] = emitted["InvoicedAmountMinor"]
+    assert (amount["currency"], amount["service"], amount["InvoicedAmountMinor"]) == (
+        "EUR",
+        "billing",
+        [1000.0],
+    )
