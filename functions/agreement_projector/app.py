@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from billing import bootstrap, clock
-from billing.adapters.messaging import lambda_record_attributes
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
+from billing.rejections import reject
 from billing.service.ingest import Outcome, ingest
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -29,13 +29,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         result = ingest(record.body, bootstrap.billing_table(), clock.now())
     except BadInput as error:
-        bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
-            record.body, lambda_record_attributes(record.raw_event), error.code, str(error)
-        )
-        count("EventsRejected")
-        logger.error(
-            "agreement event rejected", extra={"reason": str(error), "message_id": record.message_id}
-        )
+        reject(record, error)
         return
     count(_METRIC[result.outcome])
     logger.info(

@@ -5,25 +5,28 @@ recompute-and-diff in its own transaction; a failing agreement fails the whole
 record, which is safe to retry (agreements already billed issue nothing new).
 """
 
-import json
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from billing import bootstrap
+from billing.domain.errors import BadInput
 from billing.observability import count, count_by, logger, metrics
-from billing.service.invoicing import bill_agreement
+from billing.rejections import reject
+from billing.service.invoicing import bill_agreement, parse_job
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    job = json.loads(record.body)
-    run_at = datetime.fromisoformat(job["run_at"].replace("Z", "+00:00"))
+    try:
+        run_at, agreement_ids = parse_job(record.body)
+    except BadInput as error:
+        reject(record, error)
+        return
     table = bootstrap.billing_table()
-    for agreement_id in job["agreement_ids"]:
+    for agreement_id in agreement_ids:
         billed = bill_agreement(table, agreement_id, run_at)
         if billed.ignored_events:
             count("StaleEventsIgnored", billed.ignored_events)

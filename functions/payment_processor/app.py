@@ -8,7 +8,6 @@ the gateway's idempotency key per attempt makes a second charge impossible
 even when the idempotency record is lost.
 """
 
-import json
 from typing import Any
 
 import boto3
@@ -21,10 +20,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from billing import bootstrap, clock, config
-from billing.adapters.messaging import lambda_record_attributes
 from billing.domain.billing_events import INVOICE_ISSUED, PAYMENT_RETRY_DUE
+from billing.domain.errors import BadInput
 from billing.observability import count, logger, mask, metrics
-from billing.service.payments import Attempted, charge_new_invoice, retry_payment
+from billing.rejections import reject
+from billing.service.payments import Attempted, charge_new_invoice, parse_payment_message, retry_payment
 
 processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
@@ -60,16 +60,10 @@ def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_handler(record: SQSRecord) -> None:
-    cloudevent = json.loads(record.body)
-    if cloudevent.get("type") not in _HANDLERS:
-        bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
-            record.body,
-            lambda_record_attributes(record.raw_event),
-            "unknown_type",
-            f"unknown_type: type: {str(cloudevent.get('type'))[:100]} is not a payment message",
-        )
-        count("EventsRejected")
-        logger.error("payment message rejected", extra={"message_id": record.message_id})
+    try:
+        cloudevent = parse_payment_message(record.body, accepted=frozenset(_HANDLERS))
+    except BadInput as error:
+        reject(record, error)
         return
     logger.append_keys(event_id=cloudevent["id"], agreement_id=cloudevent.get("subject"))
     process(cloudevent=cloudevent)

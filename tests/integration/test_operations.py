@@ -3,6 +3,7 @@
 import json
 from datetime import date
 
+import pytest
 from support import Pipeline, agreement_event
 
 
@@ -74,3 +75,29 @@ def test_redrive_leaves_parked_bad_input_unless_asked(pipeline: Pipeline) -> Non
     pipeline.cloud.drain()
     [parked] = pipeline.messages("AgreementDLQ")  # still bad input: parked again, with its reason
     assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == "unknown_currency"
+
+
+@pytest.mark.parametrize(
+    ("queue", "body", "code"),
+    [
+        ("PaymentQueue", "not json", "invalid_json"),
+        ("PaymentQueue", json.dumps({"id": "x", "type": "billing.something"}), "unknown_type"),
+        ("PaymentQueue", json.dumps(["a list"]), "not_cloudevent"),
+        ("InvoiceJobQueue", json.dumps({"agreement_ids": ["a"]}), "invalid_job"),
+        (
+            "InvoiceJobQueue",
+            json.dumps({"run_at": "2026-03-01T00:05:00", "agreement_ids": []}),
+            "invalid_job",
+        ),
+    ],
+)
+def test_bad_messages_on_internal_queues_are_parked_at_once(
+    pipeline: Pipeline, queue: str, body: str, code: str
+) -> None:
+    pipeline.cloud.send(queue, body)
+    pipeline.cloud.drain()
+    dlq = queue.replace("Queue", "DLQ")
+    [parked] = pipeline.messages(dlq)
+    assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == code
+    assert parked["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert pipeline.left_in_queues() == {dlq: 1}

@@ -18,6 +18,7 @@ from billing.adapters.dynamo import BillingTable, BillingView, StaleState
 from billing.domain.agreements import fold, parse_event
 from billing.domain.billing_events import BillingEvent, document_issued, iso_instant
 from billing.domain.engine import Document, bill, local_date, midnight_utc, next_bill_date
+from billing.domain.errors import BadInput
 
 AGREEMENTS_PER_JOB = 25
 _MAX_TRIES = 5
@@ -49,6 +50,19 @@ def find_due(table: BillingTable, run_at: datetime) -> DueWork:
             else:
                 agreements.append(agreement_id)
     return DueWork(agreements, retries)
+
+
+def parse_job(body: str) -> tuple[datetime, list[str]]:
+    """An invoice job (see `job_bodies`): its run instant and agreement ids (BadInput otherwise)."""
+    try:
+        job = json.loads(body)
+        run_at = datetime.fromisoformat(job["run_at"].replace("Z", "+00:00"))
+        agreement_ids = [str(a) for a in job["agreement_ids"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise BadInput("invalid_job", f"not an invoice job ({type(error).__name__}: {error})") from None
+    if run_at.tzinfo is None:
+        raise BadInput("invalid_job", "run_at must be a UTC instant", "run_at")
+    return run_at, agreement_ids
 
 
 def job_bodies(agreement_ids: list[str], run_at: datetime) -> Iterator[str]:

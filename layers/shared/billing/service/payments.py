@@ -8,12 +8,14 @@ due index and the daily run sends a `billing.payment.retry_due` command (SQS
 delays stop at 15 minutes; the due index is already read every day).
 """
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from billing.adapters.dynamo import BillingTable, Payment, StaleState
 from billing.domain.billing_events import payment_outcome
+from billing.domain.errors import BadInput
 from billing.domain.payments import (
     ChargeRequest,
     ChargeResult,
@@ -22,6 +24,19 @@ from billing.domain.payments import (
     after_attempt,
     idempotency_key,
 )
+
+
+def parse_payment_message(body: str, accepted: frozenset[str]) -> dict[str, Any]:
+    """A payment queue message: a CloudEvent of an accepted type with an id (BadInput otherwise)."""
+    try:
+        event = json.loads(body)
+    except ValueError as error:
+        raise BadInput("invalid_json", f"not JSON ({error})") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise BadInput("not_cloudevent", "a CloudEvent object with a string id is required", "id")
+    if event.get("type") not in accepted:
+        raise BadInput("unknown_type", f"{str(event.get('type'))[:100]!r} is not a payment message", "type")
+    return event
 
 
 class OutcomeUnknown(Exception):
