@@ -380,10 +380,7 @@ def _probe(event: Mapping[str, Any], path: tuple[str, ...], candidates: Iterable
 
     def variant(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         copy = _copy(event)
-        target = copy
-        for key in path:
-            target = target[key]
-        change(target)
+        change(_lookup(copy, path))
         return copy
 
     required: list[str] = []
@@ -402,12 +399,11 @@ def _probe(event: Mapping[str, Any], path: tuple[str, ...], candidates: Iterable
     return _Fields(tuple(required), tuple(optional))
 
 
-def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any]:
+def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     target: Any = event
     for key in path:
         target = target[key]
-    result: Mapping[str, Any] = target
-    return result
+    return target
 
 
 def _data_candidates(example: Mapping[str, Any]) -> list[str]:
@@ -676,10 +672,6 @@ def inbound_schema(type_: str) -> dict[str, Any]:
             if "default" in notes:
                 schema["description"] = f"Optional; absent or null means {notes['default']}."
         properties[name] = schema
-    used = {"identifier", "eventId", "cloudevent"}
-    used |= {fields[n]["$ref"].rsplit("/", 1)[1] for n in data.read if "$ref" in fields[n]}
-    if "plan" in used:
-        used.add("currency")
     defs = {
         "cloudevent": _envelope_def(),
         "eventId": _identifier_def(
@@ -691,7 +683,7 @@ def inbound_schema(type_: str) -> dict[str, Any]:
         "plan": _plan_def(),
         "currency": _currency_def(),
     }
-    return {
+    schema = {
         "$schema": DIALECT,
         "$id": _schema_id(type_),
         "$comment": _GENERATED,
@@ -711,12 +703,36 @@ def inbound_schema(type_: str) -> dict[str, Any]:
             },
         },
         "examples": [example],
-        "$defs": {k: v for k, v in defs.items() if k in used},
+        "$defs": defs,
     }
+    return _prune_defs(schema)
 
 
 def _schema_id(type_: str) -> str:
     return f"urn:recurring-billing:schema:{type_}"
+
+
+def _prune_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Keep the $defs reachable from the schema itself (each file carries only what it uses)."""
+    defs = schema["$defs"]
+
+    def refs(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            found = {node["$ref"].removeprefix("#/$defs/")} if "$ref" in node else set()
+            return found.union(*(refs(v) for k, v in node.items() if k != "$defs"))
+        if isinstance(node, list):
+            return set().union(*(refs(v) for v in node))
+        return set()
+
+    reachable: set[str] = set()
+    todo = refs(schema)
+    while todo:
+        name = todo.pop()
+        if name not in reachable:
+            reachable.add(name)
+            todo |= refs(defs[name])
+    schema["$defs"] = {k: v for k, v in defs.items() if k in reachable}
+    return schema
 
 
 # --------------------------------------------------------------------------- outbound samples
@@ -894,7 +910,7 @@ def _object(
     }
 
 
-def _outbound_data(type_: str, events: list[BillingEvent]) -> tuple[dict[str, Any], set[str]]:
+def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
     bodies = [e.body["data"] for e in events]
     identifier = _ref("identifier")
     document_id_schema = _document_fields(INVOICE)["document_id"]
@@ -907,8 +923,7 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> tuple[dict[str, An
             "The document, exactly as `billing preview` prints it.",
         )
         fields = {"document": document, "customer_id": identifier, "payment_method": identifier}
-        data = _object(type_, bodies, fields, "The issued document and whom it is for.")
-        return data, {"identifier", "date", "currency", "line"}
+        return _object(type_, bodies, fields, "The issued document and whom it is for.")
     if type_ in (PAYMENT_SUCCEEDED, PAYMENT_FAILED):
         fields = {
             "document_id": document_id_schema,
@@ -932,8 +947,7 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> tuple[dict[str, An
             },
         }
         what = "succeeded" if type_ == PAYMENT_SUCCEEDED else "failed, for good"
-        data = _object(type_, bodies, fields, f"The final outcome of charging one invoice: it {what}.")
-        return data, {"identifier", "currency"}
+        return _object(type_, bodies, fields, f"The final outcome of charging one invoice: it {what}.")
     if type_ == PAYMENT_RETRY_DUE:
         fields = {
             "agreement_id": identifier,
@@ -944,8 +958,7 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> tuple[dict[str, An
                 "description": "The attempt now due (the first attempt is the invoice itself).",
             },
         }
-        data = _object(type_, bodies, fields, "A soft-declined charge is due again.")
-        return data, {"identifier"}
+        return _object(type_, bodies, fields, "A soft-declined charge is due again.")
     raise KeyError(type_)
 
 
@@ -968,7 +981,7 @@ _OUTBOUND_DESCRIPTIONS = {
 
 def outbound_schema(type_: str) -> dict[str, Any]:
     events = samples().of_type(type_)
-    data, used = _outbound_data(type_, events)
+    data = _outbound_data(type_, events)
     envelope = {
         "id": {
             "type": "string",
@@ -1004,7 +1017,6 @@ def outbound_schema(type_: str) -> dict[str, Any]:
         "currency": _currency_def(),
         "line": _line_def(),
     }
-    used |= {"cloudevent", "eventId"}
     schema: dict[str, Any] = {
         "$schema": DIALECT,
         "$id": _schema_id(type_),
@@ -1020,11 +1032,11 @@ def outbound_schema(type_: str) -> dict[str, Any]:
         "required": [k for k in events[0].body if all(k in e.body for e in events)],
         "properties": {"specversion": {"const": "1.0"}, **{k: envelope[k] for k in names}},
         "examples": [events[0].body],
-        "$defs": {k: v for k, v in defs.items() if k in used},
+        "$defs": defs,
     }
     if type_ in INTERNAL_TYPES:
         schema["x-internal"] = True
-    return schema
+    return _prune_defs(schema)
 
 
 def message_attributes(type_: str) -> dict[str, Any]:

@@ -895,3 +895,21 @@ def test_asyncapi_operations_cover_upstream_billing_and_consumers():
     rejected = doc["components"]["messages"][contracts.REJECTED]["headers"]["properties"]
     assert {"rejection_code", "rejection_reason"} <= set(rejected)
     assert "send" in by_channel["AgreementDLQ"]
+
+
+# --------------------------------------------------------------------------- docs/EVENTS.md
+
+
+def test_events_md_examples_validate_and_its_links_exist():
+    text = (ROOT / "docs" / "EVENTS.md").read_text(encoding="utf-8")
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)\n```", text, re.DOTALL)]
+    events = [b for b in blocks if isinstance(b, dict) and "specversion" in b]
+    assert {e["type"] for e in events} >= {*EVENT_TYPES, INVOICE_ISSUED, CREDIT_NOTE_ISSUED}
+    for event in events:
+        assert validator(event["type"], formats=True).is_valid(event), event["id"]
+        if event["type"] in EVENT_TYPES:
+            assert parser_verdict(event) is None, event["id"]
+    links = re.findall(r"\]\(((?:\.\./|)[^)#\s]+)\)", text)
+    missing = [link for link in links if not (ROOT / "docs" / link).exists()]
+    assert not missing
+    assert all(path in text for path in contracts.SCHEMA_PATHS.values())
