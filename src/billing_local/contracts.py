@@ -113,7 +113,11 @@ __all__ = [
     "write",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
+# The repository this module lives in (an editable install); else the current directory.
+REPO = next(
+    (p for p in (Path(__file__).resolve().parents[2], Path.cwd()) if (p / "template.yaml").is_file()),
+    Path.cwd(),
+)
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 INTERNAL_TYPES = (PAYMENT_RETRY_DUE,)
 SCHEMA_PATHS: dict[str, str] = {
@@ -659,6 +663,10 @@ def _field_notes(name: str, example: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def inbound_schema(type_: str) -> dict[str, Any]:
+    if type_ not in INBOUND_EXAMPLES:
+        raise KeyError(
+            f"{type_}: add a valid example to contracts.INBOUND_EXAMPLES (the parser is probed with it)"
+        )
     example = INBOUND_EXAMPLES[type_]
     data = _probe(example, ("data",), _data_candidates(example))
     fields = _inbound_field_schemas()
@@ -981,6 +989,8 @@ _OUTBOUND_DESCRIPTIONS = {
 
 def outbound_schema(type_: str) -> dict[str, Any]:
     events = samples().of_type(type_)
+    if not events:
+        raise KeyError(f"{type_}: build a sample of it in contracts.samples() (its fields are read from it)")
     data = _outbound_data(type_, events)
     envelope = {
         "id": {
