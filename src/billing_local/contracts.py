@@ -1366,6 +1366,10 @@ def asyncapi(repo: Path = REPO) -> dict[str, Any]:
             if matches(sub.filter_policy, values) is not None:
                 passing.append(type_)
         add(sub.endpoint, passing)
+    # What a queue gets from its topics (replays to one queue send those); receivers get that and
+    # whatever else is sent to the queue, so receiving operations are added after every sender.
+    from_topics = {channel: list(types) for channel, types in channel_messages.items()}
+    receives: list[tuple[str, str, str, str]] = []  # (operation id, channel, title, description)
 
     operations: dict[str, Any] = {}
 
@@ -1418,19 +1422,25 @@ def asyncapi(repo: Path = REPO) -> dict[str, Any]:
             )
     for function, env, action, types in _ENV_ROLES:
         for channel in sorted(wiring.env(function, env)):
-            carried = types if types is not None else list(channel_messages.get(channel, []))
             text = wiring.functions()[function]["Properties"].get("Description", "")
+            verb = "SendsTo" if action == "send" else "ReceivesFrom"
+            title = f"{_short(function)} {action}s {'to' if action == 'send' else 'from'} {channel}"
+            if action == "receive":
+                receives.append(
+                    (f"{_short(function)}{verb}{channel}", channel, title, f"{function} ({env}): {text}.")
+                )
+                continue
+            carried = types if types is not None else from_topics.get(channel, [])
             extra: dict[str, Any] = {}
             if action == "send" and channel in wiring.topics:
                 consumers = [_sns_consumer(wiring, s) for s in wiring.subscriptions if s.topic == channel]
                 extra["bindings"] = {"sns": {"consumers": consumers, "bindingVersion": "0.1.0"}}
-            verb = "SendsTo" if action == "send" else "ReceivesFrom"
             operation(
                 f"{_short(function)}{verb}{channel}",
                 action,
                 channel,
                 carried,
-                f"{_short(function)} {action}s {'to' if action == 'send' else 'from'} {channel}",
+                title,
                 f"{function} ({env}): {text}.",
                 **extra,
             )
@@ -1438,13 +1448,13 @@ def asyncapi(repo: Path = REPO) -> dict[str, Any]:
         text = resource["Properties"].get("Description", "")
         for queue in wiring.sqs_sources(function):
             if queue in wiring.channels:
-                operation(
-                    f"{_short(function)}ReceivesFrom{queue}",
-                    "receive",
-                    queue,
-                    list(channel_messages.get(queue, [])),
-                    f"{_short(function)} receives from {queue}",
-                    f"{function} (SQS event source): {text}.",
+                receives.append(
+                    (
+                        f"{_short(function)}ReceivesFrom{queue}",
+                        queue,
+                        f"{_short(function)} receives from {queue}",
+                        f"{function} (SQS event source): {text}.",
+                    )
                 )
         try:
             parked = wiring.env(function, "DEAD_LETTER_QUEUE_URL")
@@ -1460,6 +1470,8 @@ def asyncapi(repo: Path = REPO) -> dict[str, Any]:
                 f"{function} puts a message it refuses as bad input on {dlq} at once (no retries "
                 "burnt), with rejection_code and rejection_reason attributes.",
             )
+    for op_id, channel, title, description in receives:
+        operation(op_id, "receive", channel, channel_messages.get(channel, []), title, description)
     for queue in wiring.queues:
         dlq = wiring.dead_letter_queue(queue)
         if dlq is not None:
