@@ -1456,10 +1456,9 @@ def asyncapi(repo: Path = REPO) -> dict[str, Any]:
                         f"{function} (SQS event source): {text}.",
                     )
                 )
-        try:
-            parked = wiring.env(function, "DEAD_LETTER_QUEUE_URL")
-        except KeyError:
-            continue
+        if not _parks_bad_input(repo, resource):
+            continue  # no DLQ variable, or code that never uses it (e.g. a pull consumer)
+        parked = wiring.env(function, "DEAD_LETTER_QUEUE_URL")
         for dlq in sorted(parked & set(wiring.channels)):
             operation(
                 f"{_short(function)}ParksRejectedInputOn{dlq}",
@@ -1535,6 +1534,19 @@ Generated from the code by `python -m billing_local.contracts --write`; see docs
 """
 
 
+def _parks_bad_input(repo: Path, function: Mapping[str, Any]) -> bool:
+    """Whether a function parks refused input on the DLQ its DEAD_LETTER_QUEUE_URL names.
+
+    The template gives the variable to every SQS consumer; the handler's code says whether it uses
+    it (through billing.rejections, or the variable itself).
+    """
+    props = function["Properties"]
+    if "DEAD_LETTER_QUEUE_URL" not in ((props.get("Environment") or {}).get("Variables") or {}):
+        return False
+    code = "".join(p.read_text(encoding="utf-8") for p in sorted((repo / props["CodeUri"]).glob("*.py")))
+    return "billing.rejections" in code or "DEAD_LETTER_QUEUE_URL" in code
+
+
 def _mid(type_: str) -> str:
     return REJECTED if type_ == REJECTED else message_id(type_)
 
@@ -1575,9 +1587,10 @@ def _channel(wiring: Wiring, channel: str, types: list[str]) -> dict[str, Any]:
         if channel in _CHANNEL_TEXT:
             text = _CHANNEL_TEXT[channel]
         elif dlq_of:
+            parked = ", and bad input parked at once with its reason" if REJECTED in types else ""
             text = (
                 f"Dead-letter queue of {', '.join(dlq_of)} (and of its SNS subscription): messages that "
-                "failed maxReceiveCount times, and bad input parked at once with its reason. "
+                f"failed maxReceiveCount times or could not be delivered{parked}. "
                 "`billing redrive` moves them back."
             )
         else:
