@@ -577,7 +577,9 @@ def run_pipeline(
     start = datetime.combine(timeline[0], at, tzinfo=UTC) - timedelta(minutes=1)
     parameters = {"ScheduleExpression": f"cron({at.minute} {at.hour} * * ? *)", "ScheduleTimezone": "UTC"}
     pending = sorted(scenario.deliveries, key=lambda delivery: delivery[0])
-    with LocalCloud(template, parameters=parameters, start=start) as cloud:
+    # Loading the handlers imports Powertools' Logger(log_uncaught_exceptions=True), which takes over
+    # sys.excepthook and logs to the handlers' captured stdout: the bench's own errors would vanish.
+    with _keep_excepthook(), LocalCloud(template, parameters=parameters, start=start) as cloud:
         key_name = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
         if key_name:
             boto3.client("ssm").put_parameter(
@@ -670,6 +672,15 @@ def run_pipeline(
         )
 
 
+@contextlib.contextmanager
+def _keep_excepthook() -> Iterator[None]:
+    hook = sys.excepthook
+    try:
+        yield
+    finally:
+        sys.excepthook = hook
+
+
 def _agreements(scenario: Any) -> int:
     ids = set()
     for _, event in scenario.deliveries:
@@ -725,15 +736,36 @@ _DUMMY_AWS = {
 }
 
 
-def built_layer(build_if_missing: bool = True) -> Path | None:
-    """The built shared layer (`sam build` output), building it with `make sam-build` if needed."""
+def built_layer(build: bool = True) -> tuple[Path | None, str]:
+    """The built shared layer (`sam build` output) and how it was found.
+
+    A missing build, or one whose `billing` package differs from layers/shared/billing (the code
+    changed since), is rebuilt with `make sam-build` (cached, about 10 s).
+    """
     layer = ROOT / ".aws-sam" / "build" / "SharedLayer"
+    source = ROOT / "layers" / "shared" / "billing"
+    state = "built" if layer.is_dir() else "missing"
+    if state == "built" and _stale(layer / "python" / "billing", source):
+        state = "stale"
     make = shutil.which("make")
-    if not layer.is_dir() and build_if_missing and make:
+    if state != "built" and build and make:
         subprocess.run(  # noqa: S603  # nosec B603
-            [make, "-C", str(ROOT), "sam-build"], check=False, capture_output=True, timeout=600
+            [make, "-C", str(ROOT), "sam-build"], check=False, capture_output=True, timeout=900
         )
-    return layer if layer.is_dir() else None
+        fresh = layer.is_dir() and not _stale(layer / "python" / "billing", source)
+        state = "rebuilt" if fresh else f"{state}, sam build failed"
+    return (layer if state in ("built", "rebuilt") else None), state
+
+
+def _stale(built: Path, source: Path) -> bool:
+    def sources(root: Path) -> dict[str, bytes]:
+        return {
+            str(f.relative_to(root)): f.read_bytes()
+            for f in root.rglob("*.py")
+            if "__pycache__" not in f.parts
+        }
+
+    return not built.is_dir() or sources(built) != sources(source)
 
 
 def directory_bytes(path: Path) -> int:
@@ -783,7 +815,7 @@ def measure_cold_imports(
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"importing {module} in {cwd} failed:\n{done.stderr[-2000:]}")
+            raise RuntimeError(f"importing {module} in {cwd} failed:\n{(done.stdout + done.stderr)[-3000:]}")
         return float(done.stdout.strip())
 
     # Warm-up, not measured: lets the environment's own packages write their bytecode once.
@@ -1020,20 +1052,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     results |= summarise(run)
 
-    layer = built_layer()
+    console.print("shared layer: checking the sam build output")
+    layer, state = built_layer()
     results["layer_unzipped_bytes"] = directory_bytes(layer) if layer else None
-    results["layer"] = {"path": str(layer) if layer else None, "built_by": "sam build (make sam-build)"}
+    results["layer"] = {"path": str(layer) if layer else None, "state": state, "built_by": "make sam-build"}
     if not args.skip_imports:
-        with console.status("cold imports (fresh interpreters)"):
-            source = layer / "python" if layer else ROOT / "layers" / "shared"
-            imports = measure_cold_imports(run.code_dirs, run.environments, source, rounds=args.rounds)
+        console.print(f"cold imports: {args.rounds} rounds of fresh interpreters")
+        source = layer / "python" if layer else ROOT / "layers" / "shared"
+        imports = measure_cold_imports(run.code_dirs, run.environments, source, rounds=args.rounds)
         results["cold_import_ratio_max"] = imports["max"]
         results["cold_imports"] = imports | {"layer": str(source)}
 
-    with console.status("engine benchmark (billing preview)"):
-        engine = {
-            mix: benchmark(args.engine_agreements, 365, seed=1, mix=mix) for mix in ("mixed", "monthly")
-        }
+    console.print("engine benchmark (billing preview)")
+    engine = {mix: benchmark(args.engine_agreements, 365, seed=1, mix=mix) for mix in ("mixed", "monthly")}
     results["engine_documents_per_second"] = engine["mixed"]["documents_per_second"]
     results["engine"] = engine
     results["goals"] = goal_status(results)
