@@ -1,8 +1,11 @@
 """Invoice generator: InvoiceJobQueue -> documents and their billing events (outbox) in BillingTable.
 
-A job names a run instant and up to 25 agreements. Each agreement is billed by
-recompute-and-diff in its own transaction; a failing agreement fails the whole
-record, which is safe to retry (agreements already billed issue nothing new).
+Two kinds of job arrive. A shard job reads one page of a due-index shard and
+fans it out: agreement jobs back onto this queue, payment retries onto the
+payment queue, and a continuation for the next page. An agreement job names a
+run instant and up to 25 agreements; each is billed by recompute-and-diff in
+its own transaction. A failing agreement fails the whole record, which is safe
+to retry (agreements already billed issue nothing new).
 """
 
 from typing import Any
@@ -11,30 +14,55 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from billing import bootstrap
+from billing.adapters.messaging import to_json
+from billing.domain.billing_events import payment_retry_due
 from billing.domain.errors import BadInput
 from billing.observability import count, count_by, logger, metrics
 from billing.rejections import reject
-from billing.service.invoicing import bill_agreement, parse_job
+from billing.service.invoicing import AgreementJob, ShardJob, bill_agreement, parse_job, read_due_page
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        run_at, agreement_ids = parse_job(record.body)
+        job = parse_job(record.body)
     except BadInput as error:
         reject(record, error)
         return
+    if isinstance(job, ShardJob):
+        fan_out(job)
+    else:
+        bill(job)
+
+
+def fan_out(job: ShardJob) -> None:
+    page = read_due_page(bootstrap.billing_table(), job)
+    jobs = bootstrap.queue("INVOICE_JOB_QUEUE_URL")
+    jobs.send_batch((agreement_job.body(), {}) for agreement_job in page.agreement_jobs)
+    retries = [
+        payment_retry_due(
+            agreement_id=r.agreement_id, document_id=r.document_id, attempt=r.attempt, at=job.run_at
+        )
+        for r in page.payment_retries
+    ]
+    bootstrap.queue("PAYMENT_QUEUE_URL").send_batch((to_json(r.body), r.attributes) for r in retries)
+    if page.continuation is not None:  # sent last: a retried page re-sends jobs, never skips them
+        jobs.send_batch([(page.continuation.body(), {})])
+    count("AgreementsDue", sum(len(j.agreement_ids) for j in page.agreement_jobs))
+    count("PaymentRetriesDue", len(page.payment_retries))
+
+
+def bill(job: AgreementJob) -> None:
     table = bootstrap.billing_table()
-    for agreement_id in agreement_ids:
-        billed = bill_agreement(table, agreement_id, run_at)
+    for agreement_id in job.agreement_ids:
+        billed = bill_agreement(table, agreement_id, job.run_at)
         if billed.ignored_events:
             count("StaleEventsIgnored", billed.ignored_events)
         document = billed.document
         if document is None:
             continue
-        kind = "InvoicesIssued" if document.kind == "invoice" else "CreditNotesIssued"
-        count(kind)
+        count("InvoicesIssued" if document.kind == "invoice" else "CreditNotesIssued")
         count_by(
             "InvoicedAmountMinor" if document.kind == "invoice" else "CreditedAmountMinor",
             abs(document.total_minor),
@@ -42,7 +70,7 @@ def record_handler(record: SQSRecord) -> None:
             document.currency,
         )
         logger.info(
-            f"{document.kind} issued",
+            f"{document.kind.replace('_', ' ')} issued",
             extra={
                 "agreement_id": agreement_id,
                 "document_id": document.document_id,

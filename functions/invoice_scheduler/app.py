@@ -1,50 +1,27 @@
-"""Invoice scheduler: the daily EventBridge Scheduler run -> invoice jobs and payment retries.
+"""Invoice scheduler: the daily EventBridge Scheduler run -> one job per due-index shard.
 
 The run instant is the schedule's own `<aws.scheduler.scheduled-time>`, so a
-retried invocation of the same run computes the same jobs (and the generator
-makes repeated jobs harmless).
+retried invocation of the same run sends the same jobs (and the generator makes
+repeated jobs harmless). The scheduler reads nothing itself: the generators
+read the shards in parallel, so the run's length does not grow with the day.
 """
 
-import time
 from datetime import datetime
 from typing import Any
 
-from billing import bootstrap
-from billing.adapters.messaging import to_json
-from billing.domain.billing_events import payment_retry_due
-from billing.observability import MetricUnit, count, logger, metrics
-from billing.service.invoicing import find_due, job_bodies
+from billing import bootstrap, config
+from billing.observability import count, logger, metrics
+from billing.service.invoicing import shard_jobs
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    started = time.monotonic()
     run_at = datetime.fromisoformat(event["run_at"].replace("Z", "+00:00"))
     logger.append_keys(run_at=event["run_at"])
-    due = find_due(bootstrap.billing_table(), run_at)
-    jobs = bootstrap.queue("INVOICE_JOB_QUEUE_URL").send_batch(
-        (body, {}) for body in job_bodies(due.agreement_ids, run_at)
-    )
-    retries = bootstrap.queue("PAYMENT_QUEUE_URL").send_batch(
-        (
-            to_json(
-                payment_retry_due(
-                    agreement_id=r.agreement_id, document_id=r.document_id, attempt=r.attempt, at=run_at
-                ).body
-            ),
-            {"type": "billing.payment.retry_due"},
-        )
-        for r in due.payment_retries
-    )
+    jobs = shard_jobs(config.due_shards(), run_at)
+    sent = bootstrap.queue("INVOICE_JOB_QUEUE_URL").send_batch((job.body(), {}) for job in jobs)
     count("DailyRunHeartbeat")
-    count("AgreementsDue", len(due.agreement_ids))
-    count("DailyRunDurationMs", (time.monotonic() - started) * 1000, MetricUnit.Milliseconds)
-    summary = {
-        "run_at": event["run_at"],
-        "agreements_due": len(due.agreement_ids),
-        "jobs": jobs,
-        "payment_retries": retries,
-    }
-    logger.info("daily run scheduled", extra=summary)
+    summary = {"run_at": event["run_at"], "shard_jobs": sent}
+    logger.info("daily run started", extra=summary)
     return summary

@@ -8,7 +8,7 @@ Outputs (checked in; tests/unit/test_contracts.py fails when they drift):
 - ``schemas/inbound/<type>.json``: agreement.created, agreement.amended, agreement.cancelled;
 - ``schemas/outbound/<type>.json``: billing.invoice.issued, billing.credit_note.issued,
   billing.payment.succeeded, billing.payment.failed;
-- ``schemas/internal/billing.payment.retry_due.json``: the scheduler's command to the payment
+- ``schemas/internal/billing.payment.retry_due.json``: the daily run's command to the payment
   queue (``x-internal``: not for outside consumers);
 - ``docs/asyncapi.yaml``: AsyncAPI 3.0, the topics, the subscribed queues and their DLQs.
 
@@ -38,8 +38,7 @@ Derived, not restated:
 
 Stated here (the tests check them against the parser and the builders): each field's JSON type
 and description, the lower bounds the parser writes as literals (0, 1), the calendar, clock and
-identifier patterns, the role of each function in the AsyncAPI operations, and the attribute the
-scheduler puts on its retry command.
+identifier patterns, and the role of each function in the AsyncAPI operations.
 """
 
 from __future__ import annotations
@@ -625,8 +624,7 @@ _GAPS = (
     "identifiers are printable in the sense of Unicode (the schema refuses control characters "
     "only); a time zone name is in the tz database; and the rules that need the agreement's "
     "state: an id or version seen before with other content is a conflict, an amendment must "
-    "keep the currency and interval. The parser is more lenient than RFC 3339 in one point: it "
-    "accepts offset minutes 60-99 in `time`, which this schema refuses: do not send them."
+    "keep the currency and interval."
 )
 
 
@@ -1052,11 +1050,7 @@ def outbound_schema(type_: str) -> dict[str, Any]:
 def message_attributes(type_: str) -> dict[str, Any]:
     """The SNS message attributes of a billing event type, as a schema (values seen in the samples)."""
     events = samples().of_type(type_)
-    if type_ in INTERNAL_TYPES:
-        # functions/invoice_scheduler/app.py sends the retry command with its type only.
-        seen: list[dict[str, str]] = [{"type": type_}]
-    else:
-        seen = [e.attributes for e in events]
+    seen = [e.attributes for e in events]
     names: list[str] = []
     for attrs in seen:
         names += [k for k in attrs if k not in names]
@@ -1276,7 +1270,7 @@ _ENV_ROLES: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
     ("OutboxPublisherFunction", "BILLING_TOPIC_ARN", "send", OUTBOUND_TYPES),
     ("EventReplayFunction", "BILLING_TOPIC_ARN", "send", OUTBOUND_TYPES),
     ("EventReplayFunction", "REPLAY_TARGETS", "send", None),
-    ("InvoiceSchedulerFunction", "PAYMENT_QUEUE_URL", "send", (PAYMENT_RETRY_DUE,)),
+    ("InvoiceGeneratorFunction", "PAYMENT_QUEUE_URL", "send", (PAYMENT_RETRY_DUE,)),
     ("AccountingExporterFunction", "ACCOUNTING_QUEUE_URL", "receive", None),
 )
 _UPSTREAM = "UpstreamPublisherArn"

@@ -3,6 +3,7 @@
 import json
 from datetime import date
 
+import boto3
 import pytest
 from support import Pipeline, agreement_event
 
@@ -101,3 +102,27 @@ def test_bad_messages_on_internal_queues_are_parked_at_once(
     assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == code
     assert parked["Attributes"]["ApproximateReceiveCount"] == "1"
     assert pipeline.left_in_queues() == {dlq: 1}
+
+
+def test_the_accounting_export_parks_what_is_not_an_event_and_exports_the_rest(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-acc", 1, start_date="2026-03-01"))
+    pipeline.cloud.send("AccountingQueue", "junk", {"type": "junk"})
+    pipeline.run_day(date(2026, 3, 1))  # runs the export too
+
+    [parked] = pipeline.messages("AccountingDLQ")
+    assert parked["Body"] == "junk"
+    assert parked["MessageAttributes"]["rejection_code"]["StringValue"] == "invalid_json"
+    assert pipeline.left_in_queues() == {"AccountingDLQ": 1}
+
+
+def test_a_retried_export_batch_overwrites_its_object(pipeline: Pipeline) -> None:
+    pipeline.publish(agreement_event("agreement.created", "agr-acc2", 1, start_date="2026-03-01"))
+    pipeline.run_day(date(2026, 3, 1))
+    s3 = boto3.client("s3")
+    bucket = pipeline.cloud.physical_id("AccountingBucket")
+    [first] = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    lines = s3.get_object(Bucket=bucket, Key=first["Key"])["Body"].read().decode().splitlines()
+    for line in lines:  # the same events again, as if the delete after the write had been lost
+        pipeline.cloud.send("AccountingQueue", line)
+    pipeline.export_accounting()
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [first["Key"]]

@@ -276,14 +276,23 @@ class BillingTable:
 
     # -- due index ---------------------------------------------------------------
 
-    def due(self, shard: int, upto: str) -> Iterator[tuple[str, str]]:
-        """(agreement id, due sort key) of everything due at or before `upto` in one shard."""
-        for item in self._query(
-            IndexName="DueIndex",
-            KeyConditionExpression="gsi1pk = :shard AND gsi1sk <= :upto",
-            ExpressionAttributeValues=_item(**{":shard": f"DUE#{shard}", ":upto": f"{upto}#~"}),
-        ):
-            yield item["pk"].removeprefix("AGR#"), item["gsi1sk"]
+    def due_page(
+        self, shard: int, upto: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """One page of (agreement id, due sort key) due at or before `upto` in a shard, and the cursor
+        of the next page (None at the end)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": "DueIndex",
+            "KeyConditionExpression": "gsi1pk = :shard AND gsi1sk <= :upto",
+            "ExpressionAttributeValues": _item(**{":shard": f"DUE#{shard}", ":upto": f"{upto}#~"}),
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        page = self._ddb.query(**kwargs)
+        items = [_plain(i) for i in page.get("Items", [])]
+        return [(i["pk"].removeprefix("AGR#"), i["gsi1sk"]) for i in items], page.get("LastEvaluatedKey")
 
     # -- payments ----------------------------------------------------------------
 

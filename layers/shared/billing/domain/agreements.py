@@ -183,7 +183,9 @@ _CE_KNOWN: Final = frozenset(
 )
 _EXTENSION_NAME: Final = re.compile(r"[a-z0-9]+")
 _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_TIME_RE: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+)
 _JSON_MEDIA_RE: Final = re.compile(r"application/([a-z0-9.+-]+\+)?json(\s*;.*)?", re.IGNORECASE)
 _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 

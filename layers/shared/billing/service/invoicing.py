@@ -1,7 +1,9 @@
 """The daily run: find what is due, then bill each agreement by recompute-and-diff.
 
-The scheduler only reads the sparse due index, so its work grows with the due
-agreements, not with all agreements. The generator recomputes each agreement
+The scheduler sends one job per shard of the sparse due index; generators read
+the shards a page at a time in parallel and fan the due agreements out as jobs
+of 25. Only due items are read, so the work grows with the due agreements, not
+with all agreements, and no single invocation has to read a whole day. The generator recomputes each agreement
 from its stored events and documents and commits the difference in one
 transaction, guarded by the agreement's revision: two generators on the same
 agreement (a redelivered job, an overlapping run) serialize, and a period is
@@ -9,10 +11,10 @@ never issued twice.
 """
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import batched
+from typing import Any
 
 from billing.adapters.dynamo import BillingTable, BillingView, StaleState
 from billing.domain.agreements import fold, parse_event
@@ -21,6 +23,7 @@ from billing.domain.engine import Document, bill, local_date, midnight_utc, next
 from billing.domain.errors import BadInput
 
 AGREEMENTS_PER_JOB = 25
+DUE_PAGE = 500  # due-index items one shard job reads before handing on a continuation
 _MAX_TRIES = 5
 
 
@@ -32,43 +35,73 @@ class PaymentRetry:
 
 
 @dataclass(frozen=True, slots=True)
-class DueWork:
-    agreement_ids: list[str]
+class ShardJob:
+    """Read one page of one due-index shard; the page hands on a continuation if there is more."""
+
+    run_at: datetime
+    shard: int
+    cursor: dict[str, Any] | None = None
+
+    def body(self) -> str:
+        return json.dumps({"run_at": iso_instant(self.run_at), "shard": self.shard, "cursor": self.cursor})
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementJob:
+    """Bill these agreements at `run_at`."""
+
+    run_at: datetime
+    agreement_ids: tuple[str, ...]
+
+    def body(self) -> str:
+        return json.dumps({"run_at": iso_instant(self.run_at), "agreement_ids": list(self.agreement_ids)})
+
+
+@dataclass(frozen=True, slots=True)
+class DuePage:
+    agreement_jobs: list[AgreementJob]
     payment_retries: list[PaymentRetry]
+    continuation: ShardJob | None
 
 
-def find_due(table: BillingTable, run_at: datetime) -> DueWork:
-    """Everything due at `run_at`, across every shard of the due index."""
-    upto = iso_instant(run_at)
+def shard_jobs(shards: int, run_at: datetime) -> list[ShardJob]:
+    """The daily run's fan-out: one job per due-index shard, read in parallel by the generators."""
+    return [ShardJob(run_at, shard) for shard in range(shards)]
+
+
+def read_due_page(table: BillingTable, job: ShardJob) -> DuePage:
+    """One page of what is due at the job's instant in its shard, as agreement jobs and payment retries."""
+    items, cursor = table.due_page(job.shard, iso_instant(job.run_at), job.cursor, DUE_PAGE)
     agreements: list[str] = []
     retries: list[PaymentRetry] = []
-    for shard in range(table.shards):
-        for agreement_id, due_key in table.due(shard, upto):
-            _, kind, *rest = due_key.split("#")
-            if kind == "PAY":
-                retries.append(PaymentRetry(agreement_id, rest[0], int(rest[1])))
-            else:
-                agreements.append(agreement_id)
-    return DueWork(agreements, retries)
+    for agreement_id, due_key in items:
+        _, kind, *rest = due_key.split("#")
+        if kind == "PAY":
+            retries.append(PaymentRetry(agreement_id, rest[0], int(rest[1])))
+        else:
+            agreements.append(agreement_id)
+    jobs = [
+        AgreementJob(job.run_at, chunk) for chunk in batched(agreements, AGREEMENTS_PER_JOB, strict=False)
+    ]
+    continuation = ShardJob(job.run_at, job.shard, cursor) if cursor else None
+    return DuePage(jobs, retries, continuation)
 
 
-def parse_job(body: str) -> tuple[datetime, list[str]]:
-    """An invoice job (see `job_bodies`): its run instant and agreement ids (BadInput otherwise)."""
+def parse_job(body: str) -> ShardJob | AgreementJob:
+    """An invoice job message (BadInput if it is not one)."""
     try:
         job = json.loads(body)
         run_at = datetime.fromisoformat(job["run_at"].replace("Z", "+00:00"))
-        agreement_ids = [str(a) for a in job["agreement_ids"]]
+        parsed: ShardJob | AgreementJob
+        if "shard" in job:
+            parsed = ShardJob(run_at, int(job["shard"]), job.get("cursor"))
+        else:
+            parsed = AgreementJob(run_at, tuple(str(a) for a in job["agreement_ids"]))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise BadInput("invalid_job", f"not an invoice job ({type(error).__name__}: {error})") from None
     if run_at.tzinfo is None:
         raise BadInput("invalid_job", "run_at must be a UTC instant", "run_at")
-    return run_at, agreement_ids
-
-
-def job_bodies(agreement_ids: list[str], run_at: datetime) -> Iterator[str]:
-    """Invoice jobs: one message per AGREEMENTS_PER_JOB agreements (fewer messages, fewer invocations)."""
-    for chunk in batched(agreement_ids, AGREEMENTS_PER_JOB, strict=False):
-        yield json.dumps({"run_at": iso_instant(run_at), "agreement_ids": list(chunk)})
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
