@@ -20,7 +20,7 @@ CHECKOV = $(UV) tool run --quiet --python $(PY313) --from checkov==$(CHECKOV_VER
 STAGES := default dev staging prod
 XDIST ?= -n 2
 
-.PHONY: help setup run test lint typecheck template-checks sam-validate sam-build security pytest bench clean
+.PHONY: help setup run test lint typecheck template-checks sam-validate sam-build security pytest contracts bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -75,6 +75,9 @@ security: setup  ## bandit on the code, checkov on the rendered template
 
 pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS
 	$(VENV_BIN)/pytest -q $(XDIST)
+
+contracts: setup  ## regenerate schemas/ and docs/asyncapi.yaml from the code's models
+	$(PY) -m billing_local.contracts --write
 
 bench: setup  ## measure requests, cost, cold imports, throughput into .bench/results.json
 	$(VENV_BIN)/python -m billing_local.bench
