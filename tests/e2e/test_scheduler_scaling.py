@@ -2,10 +2,10 @@
 
 Two embedded AWS stacks run the same day: one holds only N agreements due that day, the other
 the same N plus 10 x N that are not due (half already billed for their current period, half
-starting weeks later). The scheduler sends one job per due-index shard and reads nothing; the
-generators read the shards. The run must make the same due-index requests and read the same
-items in both: its reads grow with the due agreements, not with the table. A Scan, or a query
-that reads not-due items and filters them out, reads (or scans past) the 10 x N and fails here.
+starting weeks later). The run the InvoiceSchedulerFunction starts (its shard jobs, read by the
+generators, and everything downstream) must make the same DynamoDB requests and read the same
+items in both: the daily run's reads grow with the due agreements, not with the table. A Scan, or
+a query that reads not-due items and filters them out, reads (or scans past) the 10 x N and fails.
 """
 
 import contextlib
@@ -27,7 +27,6 @@ DUE = 8
 CROWD = 10 * DUE
 FIRST_RUN = date(2026, 3, 2)
 MEASURED_RUN = FIRST_RUN + timedelta(days=5)
-SCHEDULER = "InvoiceSchedulerFunction"
 
 
 def created(agreement_id: str, start: date) -> dict[str, Any]:
@@ -41,21 +40,20 @@ def created(agreement_id: str, start: date) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def finding_reads(cloud: LocalCloud) -> Iterator[Counter[str]]:
-    """Count the DynamoDB requests that look for due work — the scheduler's, and the due-index reads of
-    any function — and the items they read (Count, ScannedCount)."""
+def dynamodb_reads(cloud: LocalCloud) -> Iterator[Counter[tuple[str, ...]]]:
+    """Count every DynamoDB request handlers make, by function, operation and index, with the items
+    each returned (Count) and went through (ScannedCount: what a filter would have discarded)."""
     inner = BaseClient._make_api_call
-    seen: Counter[str] = Counter()
+    seen: Counter[tuple[str, ...]] = Counter()
 
     def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
         response = inner(client, operation, params)
-        finding = cloud.current_function == SCHEDULER or params.get("IndexName") == "DueIndex"
-        if finding and client.meta.service_model.service_name == "dynamodb":
-            seen["requests"] += 1
-            seen[operation] += 1
-            seen["items"] += len(response.get("Items", [])) + (1 if response.get("Item") else 0)
-            seen["scanned"] += int(response.get("ScannedCount", 0))
-            seen[f"index:{params.get('IndexName', '-')}"] += 1
+        function = cloud.current_function
+        if function is not None and client.meta.service_model.service_name == "dynamodb":
+            where = (function, operation, str(params.get("IndexName", "table")))
+            seen[(*where, "requests")] += 1
+            seen[(*where, "items")] += len(response.get("Items", [])) + (1 if response.get("Item") else 0)
+            seen[(*where, "scanned")] += int(response.get("ScannedCount", 0))
         return response
 
     BaseClient._make_api_call = spy  # type: ignore[method-assign]
@@ -63,6 +61,16 @@ def finding_reads(cloud: LocalCloud) -> Iterator[Counter[str]]:
         yield seen
     finally:
         BaseClient._make_api_call = inner  # type: ignore[method-assign]
+
+
+def total(
+    seen: Counter[tuple[str, ...]], what: str, *, operation: str | None = None, index: str | None = None
+) -> int:
+    return sum(
+        n
+        for (_, op, idx, kind), n in seen.items()
+        if kind == what and operation in (None, op) and index in (None, idx)
+    )
 
 
 def daily_run(cloud: LocalCloud, day: date) -> Any:
@@ -74,13 +82,13 @@ def daily_run(cloud: LocalCloud, day: date) -> Any:
 @dataclass
 class Measured:
     summary: dict[str, Any]  # what the scheduler returned
-    reads: Counter[str]  # the run's due-finding DynamoDB requests and the items they returned
-    requests: Counter[tuple[str, str, str]]  # the runtime's counters for the scheduler
+    reads: Counter[tuple[str, ...]]  # the run's DynamoDB requests and the items they returned
+    requests: Counter[tuple[str, str, str]]  # the runtime's own counters, every service
     shards: int
 
 
 def measure(not_due: int) -> Measured:
-    """Run FIRST_RUN (settles every agreement), then measure the scheduler alone at MEASURED_RUN."""
+    """Run FIRST_RUN (settles every agreement), then measure the whole run of MEASURED_RUN."""
     start = datetime.combine(FIRST_RUN - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     with LocalCloud(ROOT / "template.yaml", start=start) as cloud:
         key = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
@@ -97,28 +105,34 @@ def measure(not_due: int) -> Measured:
         daily_run(cloud, FIRST_RUN)  # every agreement is due on arrival; this run settles each one
         cloud.drain()
         cloud.reset_request_counts()
-        with finding_reads(cloud) as reads:
+        with dynamodb_reads(cloud) as reads:
             summary = daily_run(cloud, MEASURED_RUN)
-            cloud.drain()  # the generators read the shards and bill what is due
-        requests = Counter({k: v for k, v in cloud.request_counts_by_function().items() if k[0] == SCHEDULER})
-        return Measured(summary, reads, requests, int(cloud.function(SCHEDULER).environment["DUE_SHARDS"]))
+            cloud.drain()  # the run itself: shard jobs, agreement jobs, outbox, payments
+        shards = int(cloud.function("InvoiceGeneratorFunction").environment["DUE_SHARDS"])
+        return Measured(summary, reads, cloud.request_counts_by_function(), shards)
 
 
-def test_scheduler_reads_grow_with_due_agreements_not_with_all_agreements() -> None:
+def test_daily_run_reads_grow_with_due_agreements_not_with_all_agreements() -> None:
     alone = measure(not_due=0)
     crowded = measure(not_due=CROWD)
 
-    # The scheduler only fans out, one job per shard, whatever the table holds.
-    assert alone.summary["shard_jobs"] == crowded.summary["shard_jobs"] == crowded.shards
-    # Only queries of the due index: no Scan, no GetItem, no read of the base table.
-    assert set(crowded.reads) == {"requests", "Query", "items", "scanned", "index:DueIndex"}
-    assert crowded.reads["Query"] == crowded.reads["index:DueIndex"] == crowded.reads["requests"]
-    # Items read: exactly the due ones, whatever else the table holds (a filter would show in ScannedCount).
-    assert crowded.reads["items"] == crowded.reads["scanned"] == DUE
-    assert alone.reads["items"] == alone.reads["scanned"] == DUE
-    # Requests: one query per shard in both (a second page per shard would be tolerated; none is needed).
-    assert alone.reads["requests"] == crowded.reads["requests"]
-    assert crowded.shards <= crowded.reads["requests"] <= 2 * crowded.shards
-    # The runtime's own counters of the scheduler's requests agree: no DynamoDB at all, the same SQS.
-    assert alone.requests == crowded.requests
-    assert not any(service == "dynamodb" for _, service, _ in crowded.requests)
+    assert alone.summary == crowded.summary
+    for run in (alone, crowded):
+        # Only the due ones come out of the due index, and nothing is skipped past (no filter).
+        assert total(run.reads, "items", index="DueIndex") == DUE
+        assert total(run.reads, "scanned", index="DueIndex") == DUE
+        # No Scan anywhere; one query per shard (a second page per shard would be tolerated).
+        assert total(run.reads, "requests", operation="Scan") == 0
+        assert run.shards <= total(run.reads, "requests", index="DueIndex") <= 2 * run.shards
+        # The due agreements were billed: their partitions were read, and nothing else.
+        assert total(run.reads, "items", index="table") > 0
+    # The same requests and the same items read, request by request type, with 10 x N more agreements.
+    assert alone.reads == crowded.reads
+
+    # And the runtime's own counters agree, for every function and service (SQS and SNS too), but
+    # the provider key: read from SSM once per container and cached for 5 minutes, it was already
+    # cached in the crowded stack (whose first run took payments) and not in the other.
+    def without_key_reads(requests: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
+        return Counter({k: n for k, n in requests.items() if k[1] != "ssm"})
+
+    assert without_key_reads(alone.requests) == without_key_reads(crowded.requests)
