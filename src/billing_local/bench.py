@@ -244,6 +244,7 @@ class Design:
     """The batching constants the floor depends on (read from the code and template at run time)."""
 
     agreements_per_job: int = 25  # billing.service.invoicing.AGREEMENTS_PER_JOB
+    due_page: int = 500  # billing.service.invoicing.DUE_PAGE: due-index items per shard-job page
     job_batch: int = 10  # InvoiceGenerator SQS BatchSize
     payment_batch: int = 10  # PaymentProcessor SQS BatchSize
     stream_batch: int = 100  # OutboxPublisher stream BatchSize
@@ -257,16 +258,19 @@ class Design:
 def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
     """Requests per paid invoice the current design cannot avoid, with every batch full.
 
-    Per-run costs (the scheduler's one Query per due-index shard, the export schedule) tend to
-    zero per invoice at scale and are left out; docs/PERFORMANCE.md derives each line.
+    Per-run costs (the scheduler's shard jobs, one due-index Query per shard even when it is empty,
+    the export schedule) tend to zero per invoice at scale and are left out; docs/PERFORMANCE.md
+    derives each line.
     """
     jobs_per_invoice = 1 / d.agreements_per_job
+    pages_per_invoice = 1 / d.due_page
+    job_messages = jobs_per_invoice + pages_per_invoice  # agreement jobs and shard-page jobs
     events = d.billing_events_per_invoice
     return {
-        ("InvoiceSchedulerFunction", "sqs", "SendMessageBatch"): jobs_per_invoice / d.sqs_batch,
-        ("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage"): jobs_per_invoice / d.job_batch,
-        ("(poller) InvoiceJobQueue", "sqs", "DeleteMessageBatch"): jobs_per_invoice / d.job_batch,
-        ("InvoiceGeneratorFunction", "dynamodb", "Query"): 1.0,
+        ("InvoiceGeneratorFunction", "sqs", "SendMessageBatch"): jobs_per_invoice / d.sqs_batch,
+        ("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage"): job_messages / d.job_batch,
+        ("(poller) InvoiceJobQueue", "sqs", "DeleteMessageBatch"): job_messages / d.job_batch,
+        ("InvoiceGeneratorFunction", "dynamodb", "Query"): 1.0 + pages_per_invoice,  # agreement + due page
         ("InvoiceGeneratorFunction", "dynamodb", "TransactWriteItems"): 1.0,
         ("OutboxPublisherFunction", "sns", "PublishBatch"): events / d.sns_batch,
         ("(poller) PaymentQueue", "sqs", "ReceiveMessage"): 1 / d.payment_batch,
@@ -284,7 +288,7 @@ def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
 def floor_invocations(d: Design) -> dict[str, float]:
     """Lambda invocations per paid invoice with every batch full (ingestion and schedules aside)."""
     return {
-        "InvoiceGeneratorFunction": 1 / (d.agreements_per_job * d.job_batch),
+        "InvoiceGeneratorFunction": (1 / d.agreements_per_job + 1 / d.due_page) / d.job_batch,
         "OutboxPublisherFunction": d.billing_events_per_invoice / d.stream_batch,
         "PaymentProcessorFunction": 1 / d.payment_batch,
     }
@@ -316,7 +320,11 @@ class Meter:
     largest_payload: int = 0
     durations: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     log_bytes: Counter[str] = field(default_factory=Counter)
-    sns_to_sqs: int = 0
+    #: items and bytes each function's queries returned, by (function, table, index or "-")
+    items_read: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    bytes_read: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: one entry per invocation: function, seconds, SQS/stream records, agreements in jobs, items read
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Meter]:
@@ -333,11 +341,18 @@ class Meter:
             return meter._api(api, client, operation, params)
 
         def timed_call(function: Any, event: Any) -> Any:
+            lid = function.logical_id
+            read_before = meter._items_of(lid)
             started = time.perf_counter()
             try:
                 return call(function, event)
             finally:
-                meter.durations[function.logical_id].append(time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                meter.durations[lid].append(seconds)
+                meter.samples.append(
+                    {"function": lid, "seconds": seconds, "items_read": meter._items_of(lid) - read_before}
+                    | _event_units(event)
+                )
 
         def counted_write(text: str) -> int:
             meter.log_bytes[capture.current] += len(text.encode())
@@ -371,6 +386,9 @@ class Meter:
             self.largest_payload = max(self.largest_payload, size)
             self.billed[(function, service, operation)] += billed_chunks(size)
         return response
+
+    def _items_of(self, function: str) -> int:
+        return sum(n for (f, _, _), n in self.items_read.items() if f == function)
 
     def _write(
         self, api: Callable[..., Any], client: Any, operation: str, params: dict[str, Any], function: str
@@ -466,6 +484,9 @@ class Meter:
             self.read_units[(function, params["TableName"], operation)] += read_units(
                 size, consistent=consistent
             )
+            where = (function, params["TableName"], params.get("IndexName", "-"))
+            self.items_read[where] += len(response.get("Items", []))
+            self.bytes_read[where] += size
         elif operation == "BatchGetItem":
             for table, items in response.get("Responses", {}).items():
                 consistent = bool(params["RequestItems"].get(table, {}).get("ConsistentRead"))
@@ -479,6 +500,30 @@ class Meter:
                 self.read_units[(function, table, operation)] += 2 * read_units(
                     item_size(got.get("Item")), consistent=True
                 )
+
+
+def _event_units(event: Any) -> dict[str, int]:
+    """What an invocation was given: its records and, for invoice jobs, the agreements they name."""
+    records = event.get("Records", []) if isinstance(event, dict) else []
+    agreements = 0
+    for record in records:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            agreements += len(json.loads(record.get("body", "")).get("agreement_ids", []))
+    return {"records": len(records), "agreements": agreements}
+
+
+def least_squares(points: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line through (x, y) points; slope 0 when x never varies."""
+    pairs = list(points)
+    if not pairs:
+        return 0.0, 0.0
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return mean_y, 0.0
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return mean_y - slope * mean_x, slope
 
 
 def _payload_bytes(operation: str, params: dict[str, Any], response: dict[str, Any]) -> int:
@@ -546,6 +591,9 @@ class RunMeasurement:
     billed: Counter[tuple[str, str, str]]
     largest_payload: int
     log_bytes: Counter[str]
+    samples: list[dict[str, Any]]
+    items_read: Counter[tuple[str, str, str]]
+    bytes_read: Counter[tuple[str, str, str]]
     schedule_fires: int
     sns_sqs_deliveries: int
     documents: int
@@ -636,6 +684,7 @@ def run_pipeline(
         pollers = {p.function: p.batch_size for p in cloud.pollers()}
         design = Design(
             agreements_per_job=invoicing.AGREEMENTS_PER_JOB,
+            due_page=int(getattr(invoicing, "DUE_PAGE", 500)),
             job_batch=pollers.get("InvoiceGeneratorFunction", 10),
             payment_batch=pollers.get("PaymentProcessorFunction", 10),
             stream_batch=pollers.get("OutboxPublisherFunction", 100),
@@ -659,6 +708,9 @@ def run_pipeline(
             billed=meter.billed,
             largest_payload=meter.largest_payload,
             log_bytes=meter.log_bytes,
+            samples=meter.samples,
+            items_read=meter.items_read,
+            bytes_read=meter.bytes_read,
             schedule_fires=fires,
             sns_sqs_deliveries=_sns_sqs_deliveries(outbox),
             documents=len(documents),
@@ -976,6 +1028,7 @@ def summarise(run: RunMeasurement) -> dict[str, Any]:
             ),
         },
         "durations": durations,
+        "unit_times": unit_times(run),
         "dynamodb": {
             "wru_per_paid_invoice": round(wru / paid, 3) if paid else None,
             "rru_per_paid_invoice": round(rru / paid, 3) if paid else None,
@@ -993,6 +1046,62 @@ def summarise(run: RunMeasurement) -> dict[str, Any]:
                 lid: round(n / paid) for lid, n in sorted(run.log_bytes.items()) if paid
             },
         },
+    }
+
+
+def unit_times(run: RunMeasurement) -> dict[str, Any]:
+    """Handler seconds per unit of work, measured locally (one x86 core, moto doing the server side):
+    the inputs of docs/SCALE.md. The scheduler's line is fitted over its invocations (fixed cost per
+    run + cost per due item read); the others are totals over totals."""
+    by_function: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sample in run.samples:
+        by_function[sample["function"]].append(sample)
+
+    def total(function: str, key: str) -> float:
+        return float(sum(s[key] for s in by_function.get(function, [])))
+
+    def per(function: str, key: str) -> float | None:
+        units = total(function, key)
+        return round(total(function, "seconds") / units * 1000, 3) if units else None
+
+    scheduler = by_function.get("InvoiceSchedulerFunction", [])
+    intercept, slope = least_squares((s["items_read"], s["seconds"]) for s in scheduler)
+    due_items = sum(
+        n for (f, _, i), n in run.items_read.items() if (f, i) == ("InvoiceSchedulerFunction", "DueIndex")
+    )
+    due_bytes = sum(
+        n for (f, _, i), n in run.bytes_read.items() if (f, i) == ("InvoiceSchedulerFunction", "DueIndex")
+    )
+    return {
+        "scheduler_ms_per_run": round(intercept * 1000, 3),
+        "scheduler_ms_per_due_item": round(slope * 1000, 4),
+        "scheduler_runs": len(scheduler),
+        "scheduler_max_due_items_in_a_run": max((s["items_read"] for s in scheduler), default=0),
+        "due_index_item_bytes": round(due_bytes / due_items) if due_items else None,
+        "generator_ms_per_agreement": per("InvoiceGeneratorFunction", "agreements"),
+        "generator_agreements_per_invocation": round(
+            total("InvoiceGeneratorFunction", "agreements")
+            / max(1, len(by_function.get("InvoiceGeneratorFunction", []))),
+            1,
+        ),
+        "payment_ms_per_record": per("PaymentProcessorFunction", "records"),
+        "payment_records_per_invocation": round(
+            total("PaymentProcessorFunction", "records")
+            / max(1, len(by_function.get("PaymentProcessorFunction", []))),
+            2,
+        ),
+        "outbox_ms_per_record": per("OutboxPublisherFunction", "records"),
+        "outbox_records_per_invocation": round(
+            total("OutboxPublisherFunction", "records")
+            / max(1, len(by_function.get("OutboxPublisherFunction", []))),
+            2,
+        ),
+        "projector_ms_per_record": per("AgreementProjectorFunction", "records"),
+        "projector_records_per_invocation": round(
+            total("AgreementProjectorFunction", "records")
+            / max(1, len(by_function.get("AgreementProjectorFunction", []))),
+            2,
+        ),
     }
 
 
@@ -1023,7 +1132,7 @@ def goal_status(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m billing_local.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--agreements", type=int, default=1200, help="generated agreements (default 1200)")
+    parser.add_argument("--agreements", type=int, default=800, help="generated agreements (default 800)")
     parser.add_argument("--days", type=int, default=31, help="days of daily runs (default 31)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3, help="cold-import rounds (default 3)")

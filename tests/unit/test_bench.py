@@ -189,21 +189,25 @@ def test_price_table_is_dated_and_complete() -> None:
 
 def test_floor_of_the_current_design() -> None:
     lines = floor_lines(Design())
-    assert lines[("InvoiceGeneratorFunction", "dynamodb", "Query")] == 1
+    assert lines[("InvoiceGeneratorFunction", "dynamodb", "Query")] == pytest.approx(1.002)  # + due page
     assert lines[("InvoiceGeneratorFunction", "dynamodb", "TransactWriteItems")] == 1
     assert lines[("OutboxPublisherFunction", "sns", "PublishBatch")] == pytest.approx(0.2)
-    assert lines[("InvoiceSchedulerFunction", "sqs", "SendMessageBatch")] == pytest.approx(1 / 250)
+    assert lines[("InvoiceGeneratorFunction", "sqs", "SendMessageBatch")] == pytest.approx(1 / 250)
+    assert lines[("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage")] == pytest.approx(0.0042)
     assert lines[("(poller) PaymentQueue", "sqs", "ReceiveMessage")] == pytest.approx(0.1)
-    # generator 2 + outbox 0.2 + payment polls 0.2 + payment 5 + accounting 0.402 + job plumbing 0.012
-    assert sum(lines.values()) == pytest.approx(7.814)
+    # generator 2 + due pages 0.002 + outbox 0.2 + payment polls 0.2 + payment 5 + accounting 0.402
+    # + job plumbing 0.0124 (agreement jobs of 25 and shard pages of 500, in batches of 10)
+    assert sum(lines.values()) == pytest.approx(7.8164)
+    assert not any(function == "InvoiceSchedulerFunction" for function, _, _ in lines)  # per run only
 
 
 def test_floor_follows_the_design_constants() -> None:
     base = floor_lines(Design())
-    bigger_jobs = floor_lines(Design(agreements_per_job=50))
-    assert bigger_jobs[("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage")] == pytest.approx(
-        base[("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage")] / 2
+    bigger_jobs = floor_lines(Design(agreements_per_job=50, due_page=10**9))
+    assert bigger_jobs[("InvoiceGeneratorFunction", "sqs", "SendMessageBatch")] == pytest.approx(
+        base[("InvoiceGeneratorFunction", "sqs", "SendMessageBatch")] / 2
     )
+    assert bigger_jobs[("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage")] == pytest.approx(1 / 500)
     with_read = floor_lines(Design(payment_reads_before_charge=1))
     assert sum(with_read.values()) == pytest.approx(sum(base.values()) + 1)
 
@@ -211,7 +215,7 @@ def test_floor_follows_the_design_constants() -> None:
 def test_floor_invocations() -> None:
     assert floor_invocations(Design()) == pytest.approx(
         {
-            "InvoiceGeneratorFunction": 1 / 250,
+            "InvoiceGeneratorFunction": 0.0042,  # (1/25 + 1/500) / 10
             "OutboxPublisherFunction": 0.02,
             "PaymentProcessorFunction": 0.1,
         }
@@ -250,3 +254,16 @@ def test_bench_workload_pays_every_invoice() -> None:
     }
     assert methods == {"pm_ok"}
     assert {d["event"]["type"] for d in scenario["deliveries"]} >= {"agreement.created"}
+
+
+def test_least_squares_fits_fixed_and_per_unit_cost() -> None:
+    assert bench.least_squares([(0, 1.0), (10, 2.0), (20, 3.0)]) == pytest.approx((1.0, 0.1))
+    assert bench.least_squares([(5, 1.0), (5, 3.0)]) == (2.0, 0.0)  # x never varies: the mean, no slope
+    assert bench.least_squares([]) == (0.0, 0.0)
+    assert bench.least_squares(iter([(1, 1.0), (2, 2.0)])) == pytest.approx((0.0, 1.0))
+
+
+def test_event_units_count_records_and_job_agreements() -> None:
+    job = {"Records": [{"body": '{"agreement_ids": ["a", "b"]}'}, {"body": '{"shard": 3}'}, {"body": "x"}]}
+    assert bench._event_units(job) == {"records": 3, "agreements": 2}
+    assert bench._event_units({"run_at": "2026-03-01T00:05:00Z"}) == {"records": 0, "agreements": 0}
