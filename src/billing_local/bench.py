@@ -592,6 +592,7 @@ class RunMeasurement:
     largest_payload: int
     log_bytes: Counter[str]
     samples: list[dict[str, Any]]
+    due_pages: dict[str, Any]
     items_read: Counter[tuple[str, str, str]]
     bytes_read: Counter[tuple[str, str, str]]
     schedule_fires: int
@@ -661,6 +662,7 @@ def run_pipeline(
                     progress(number, len(timeline))
         seconds = time.perf_counter() - started
         poller_by_source = _poller_requests_by_source(cloud)
+        due_pages = measure_due_pages(cloud, scenario.runs.through)
         items = _table_items(cloud, "BillingTable")
         ledger = _table_items(cloud, "SandboxLedgerTable")
         documents = [json.loads(i["document"]) for i in items if i["sk"].startswith("DOC#")]
@@ -709,6 +711,7 @@ def run_pipeline(
             largest_payload=meter.largest_payload,
             log_bytes=meter.log_bytes,
             samples=meter.samples,
+            due_pages=due_pages,
             items_read=meter.items_read,
             bytes_read=meter.bytes_read,
             schedule_fires=fires,
@@ -722,6 +725,67 @@ def run_pipeline(
             checks=checks,
             table_names={cloud.physical_id(lid): lid for lid in cloud.logical_ids("AWS::DynamoDB::Table")},
         )
+
+
+def measure_due_pages(cloud: Any, day: Any, items: int = 2000) -> dict[str, Any]:
+    """Time the generator's due-page read (billing.service.invoicing.read_due_page) over one shard
+    holding `items` due agreements: the per-item figure docs/SCALE.md scales to 1M and 10M.
+
+    Runs after the measured workload, through the runtime's own (uncounted) client: copies of a real
+    agreement state item are put on shard 0 of the due index, read page by page, and deleted.
+    """
+    from billing.adapters.dynamo import STATE_SK, BillingTable, due_shard
+    from billing.service import invoicing
+
+    client = cloud._client("dynamodb")
+    name = cloud.physical_id("BillingTable")
+    shards = int(cloud.function("InvoiceGeneratorFunction").environment.get("DUE_SHARDS", "32"))
+    template = next(
+        (
+            i.to_json()["Attributes"]
+            for i in _moto_backend(cloud).get_table(name).all_items()
+            if i.range_key and i.range_key.value == STATE_SK
+        ),
+        None,
+    )
+    if template is None or not hasattr(invoicing, "read_due_page"):
+        return {}
+    run_at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    due = f"{run_at.isoformat().replace('+00:00', 'Z')}#{STATE_SK}"
+    ids: list[str] = []
+    n = 0
+    while len(ids) < items:
+        candidate = f"bench-due-{n}"
+        n += 1
+        if due_shard(candidate, shards) == "DUE#0":
+            ids.append(candidate)
+    for agreement_id in ids:
+        item = dict(template) | {
+            "pk": {"S": f"AGR#{agreement_id}"},
+            "gsi1pk": {"S": "DUE#0"},
+            "gsi1sk": {"S": due},
+        }
+        client.put_item(TableName=name, Item=item)
+    table = BillingTable(name, shards, client=client)
+    job: Any = invoicing.ShardJob(run_at, 0)
+    pages, read, started = 0, 0, time.perf_counter()
+    while job is not None:
+        page = invoicing.read_due_page(table, job)
+        pages += 1
+        read += sum(len(j.agreement_ids) for j in page.agreement_jobs)
+        job = page.continuation
+    seconds = time.perf_counter() - started
+    for agreement_id in ids:
+        client.delete_item(TableName=name, Key={"pk": {"S": f"AGR#{agreement_id}"}, "sk": {"S": STATE_SK}})
+    return {
+        "items": items,
+        "read": read,
+        "pages": pages,
+        "page_size": int(getattr(invoicing, "DUE_PAGE", 0)),
+        "item_bytes": item_size(template),
+        "ms_per_page": round(1000 * seconds / pages, 2),
+        "ms_per_item": round(1000 * seconds / max(1, read), 4),
+    }
 
 
 @contextlib.contextmanager
@@ -1009,7 +1073,10 @@ def summarise(run: RunMeasurement) -> dict[str, Any]:
             ),
             "per_paid_invoice_by_function": dict(
                 sorted(
-                    per_invoice(_by_function(operations), paid).items(),
+                    per_invoice(
+                        _by_function({k: n for k, n in operations.items() if k[1:] not in FREE_REQUESTS}),
+                        paid,
+                    ).items(),
                     key=lambda kv: -kv[1],
                 )
             ),
@@ -1065,19 +1132,15 @@ def unit_times(run: RunMeasurement) -> dict[str, Any]:
         return round(total(function, "seconds") / units * 1000, 3) if units else None
 
     scheduler = by_function.get("InvoiceSchedulerFunction", [])
-    intercept, slope = least_squares((s["items_read"], s["seconds"]) for s in scheduler)
-    due_items = sum(
-        n for (f, _, i), n in run.items_read.items() if (f, i) == ("InvoiceSchedulerFunction", "DueIndex")
-    )
-    due_bytes = sum(
-        n for (f, _, i), n in run.bytes_read.items() if (f, i) == ("InvoiceSchedulerFunction", "DueIndex")
-    )
+    due_items = sum(n for (_, _, index), n in run.items_read.items() if index == "DueIndex")
+    due_bytes = sum(n for (_, _, index), n in run.bytes_read.items() if index == "DueIndex")
     return {
-        "scheduler_ms_per_run": round(intercept * 1000, 3),
-        "scheduler_ms_per_due_item": round(slope * 1000, 4),
+        "scheduler_ms_per_run": round(1000 * statistics.fmean(s["seconds"] for s in scheduler), 3)
+        if scheduler
+        else None,
         "scheduler_runs": len(scheduler),
-        "scheduler_max_due_items_in_a_run": max((s["items_read"] for s in scheduler), default=0),
         "due_index_item_bytes": round(due_bytes / due_items) if due_items else None,
+        "due_pages": run.due_pages,
         "generator_ms_per_agreement": per("InvoiceGeneratorFunction", "agreements"),
         "generator_agreements_per_invocation": round(
             total("InvoiceGeneratorFunction", "agreements")
