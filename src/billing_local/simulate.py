@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import batched
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from billing_local.chaos import Chaos
 from billing_local.preview import Scenario, preview
 from billing_local.runtime.cloud import LocalCloud
 
+DELIVERY_CHUNK = 50
 DAILY_SCHEDULE = "DailyBillingSchedule"
 EXPORT_SCHEDULE = "AccountingExportSchedule"
 _DESERIALIZE = TypeDeserializer().deserialize
@@ -124,12 +126,14 @@ class Simulation:
         return {name: n - before.get(name, 0) for name, n in totals.items() if n - before.get(name, 0)}
 
     def _deliver(self, cloud: LocalCloud, events: list[dict[str, Any]]) -> int:
+        """Publish the day's events, draining every DELIVERY_CHUNK: batches fill up as they would
+        behind Lambda's poller, and moto's queues stay shallow (its SQS slows with depth)."""
         batches = 0
-        for event in events:
-            _retrying(
-                lambda e=event: cloud.publish("AgreementTopic", e if isinstance(e, str) else json.dumps(e))
-            )
-            batches += cloud.drain()  # consume while producing: moto SQS slows with depth
+        for chunk in batched(events, DELIVERY_CHUNK, strict=False):
+            for event in chunk:
+                body = event if isinstance(event, str) else json.dumps(event)
+                _retrying(lambda body=body: cloud.publish("AgreementTopic", body))
+            batches += cloud.drain()
         return batches
 
     def result(self, cloud: LocalCloud) -> dict[str, Any]:

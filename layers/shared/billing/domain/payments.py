@@ -59,7 +59,8 @@ class LedgerStore(Protocol):
     def get(self, idempotency_key: str) -> ChargeResult | None: ...
 
     def put_if_absent(self, request: ChargeRequest, result: ChargeResult) -> ChargeResult:
-        """Record the result unless the key is known; return whichever result is recorded."""
+        """Record the result unless the key is known: `result` itself when recorded now, else the
+        result recorded before."""
         ...
 
 
@@ -78,13 +79,13 @@ class SandboxGateway:
         self._ledger = ledger
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
-        known = self._ledger.get(request.idempotency_key)
-        if known is not None:
-            return known
         status, reason = _SANDBOX_OUTCOMES.get(
             request.payment_method, (ChargeStatus.HARD_DECLINED, "unknown_method")
         )
-        recorded = self._ledger.put_if_absent(request, ChargeResult(request.idempotency_key, status, reason))
+        result = ChargeResult(request.idempotency_key, status, reason)
+        recorded = self._ledger.put_if_absent(request, result)  # one write; a read only for a repeat
+        if recorded is not result:
+            return recorded  # this key was charged before: its first result, nothing taken again
         if request.payment_method == "pm_timeout_once":
             # The money is taken, then the answer is lost: the caller must reconcile with find().
             raise GatewayTimeout(f"gateway timed out for {request.idempotency_key}")

@@ -10,8 +10,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from billing.adapters.dynamo import BillingTable, StoredInbound, VersionTaken
-from billing.domain.agreements import AFTER_CANCELLATION, AgreementEvent, admit, fold, parse_event
+from billing.domain.agreements import (
+    AFTER_CANCELLATION,
+    AGREEMENT_CREATED,
+    AgreementEvent,
+    admit,
+    fold,
+    parse_event,
+)
 from billing.domain.billing_events import iso_instant
+from billing.domain.engine import midnight_utc
 
 
 class Outcome(StrEnum):
@@ -42,9 +50,17 @@ def ingest(body: str | bytes, table: BillingTable, now: datetime) -> Ingested:
                 event.agreement_id,
                 StoredInbound(event.version, event.event_id, event.fingerprint, text),
                 received_at=iso_instant(now),
-                due_at=iso_instant(now),
+                due_at=iso_instant(_due_from(event, now)),
             )
         except VersionTaken:
             continue
         return Ingested(Outcome.STALE if stale else Outcome.STORED, event)
     raise RuntimeError(f"version {event.version} of {event.agreement_id} kept changing")
+
+
+def _due_from(event: AgreementEvent, now: datetime) -> datetime:
+    """When the agreement must be looked at again: at once, except for a creation that starts in
+    the future (nothing can be billed before its start, so no run looks at it earlier)."""
+    if event.type == AGREEMENT_CREATED and event.start_date is not None:
+        return max(now, midnight_utc(event.start_date, event.timezone or "UTC"))
+    return now
