@@ -131,8 +131,7 @@ class Simulation:
         batches = 0
         for chunk in batched(events, DELIVERY_CHUNK, strict=False):
             for event in chunk:
-                body = event if isinstance(event, str) else json.dumps(event)
-                _retrying(lambda body=body: cloud.publish("AgreementTopic", body))
+                cloud.publish("AgreementTopic", event if isinstance(event, str) else json.dumps(event))
             batches += cloud.drain()
         return batches
 
@@ -237,17 +236,6 @@ def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]
 
 
 REDRIVE_QUEUES = ("agreement", "invoice-job", "payment", "accounting")
-
-
-def _retrying(call: Callable[[], Any], tries: int = 5) -> Any:
-    """Upstream retries its publish when chaos makes SNS fail (as any producer would)."""
-    for attempt in range(tries):
-        try:
-            return call()
-        except Exception:
-            if attempt == tries - 1:
-                raise
-    return None
 
 
 def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any]:
