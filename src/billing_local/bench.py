@@ -253,6 +253,7 @@ class Design:
     export_object_messages: int = 1000  # billing.service.accounting.MESSAGES_PER_OBJECT
     billing_events_per_invoice: int = 2  # billing.invoice.issued + billing.payment.succeeded
     payment_reads_before_charge: int = 0  # GetItem of the payment item before the first attempt
+    gateway_reads_per_charge: int = 0  # sandbox ledger GetItem: only when its conditional put fails
 
 
 def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
@@ -277,7 +278,9 @@ def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
         ("(poller) PaymentQueue", "sqs", "DeleteMessageBatch"): 1 / d.payment_batch,
         ("PaymentProcessorFunction", "dynamodb", "PutItem"): 2.0,  # idempotency record, ledger entry
         ("PaymentProcessorFunction", "dynamodb", "UpdateItem"): 1.0,  # idempotency record completed
-        ("PaymentProcessorFunction", "dynamodb", "GetItem"): 1.0 + d.payment_reads_before_charge,  # ledger
+        ("PaymentProcessorFunction", "dynamodb", "GetItem"): float(
+            d.payment_reads_before_charge + d.gateway_reads_per_charge
+        ),
         ("PaymentProcessorFunction", "dynamodb", "TransactWriteItems"): 1.0,  # payment + outcome event
         ("AccountingExporterFunction", "sqs", "ReceiveMessage"): events / d.sqs_batch,
         ("AccountingExporterFunction", "sqs", "DeleteMessageBatch"): events / d.sqs_batch,
@@ -616,9 +619,14 @@ def run_pipeline(
     import boto3
 
     from billing.service import accounting, invoicing
+    from billing_local import simulate
     from billing_local.preview import parse_scenario, preview
     from billing_local.runtime.cloud import LocalCloud
     from billing_local.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, PROVIDER_KEY, Simulation, schedule_id
+
+    # Deliveries are published and drained the way `billing simulate` does: in chunks of
+    # DELIVERY_CHUNK (one at a time before the simulator had chunks).
+    chunk = max(1, int(getattr(simulate, "DELIVERY_CHUNK", 1)))
 
     scenario = parse_scenario(scenario_json)
     timeline = Simulation(scenario).timeline()
@@ -649,9 +657,10 @@ def run_pipeline(
                 instant = datetime.combine(day, at, tzinfo=UTC)
                 cloud.clock.advance_to(instant - timedelta(minutes=1))
                 cloud.expire_visibility()
-                for event in arriving:  # consume while producing, as simulate does
+                for number_in_day, event in enumerate(arriving, 1):  # as simulate delivers them
                     cloud.publish("AgreementTopic", event if isinstance(event, str) else json.dumps(event))
-                    cloud.drain()
+                    if number_in_day % chunk == 0 or number_in_day == len(arriving):
+                        cloud.drain()
                 if scenario.runs.from_date <= day <= scenario.runs.through and day not in scenario.runs.skip:
                     cloud.clock.advance_to(instant)
                     cloud.fire_schedule(daily, instant)
