@@ -7,16 +7,12 @@ its reason (no retries burnt); anything else fails the record so SQS retries it.
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from billing import bootstrap, clock
+from billing.batch import Record, process_sqs_batch
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
 from billing.rejections import reject
 from billing.service.ingest import Outcome, ingest
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 _METRIC = {
     Outcome.STORED: "AgreementEventsStored",
@@ -25,9 +21,9 @@ _METRIC = {
 }
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: Record) -> None:
     try:
-        result = ingest(record.body, bootstrap.billing_table(), clock.now())
+        result = ingest(record["body"], bootstrap.billing_table(), clock.now())
     except BadInput as error:
         reject(record, error)
         return
@@ -46,6 +42,4 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, record_handler)

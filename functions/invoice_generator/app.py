@@ -10,23 +10,19 @@ to retry (agreements already billed issue nothing new).
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from billing import bootstrap
 from billing.adapters.messaging import to_json
+from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import payment_retry_due
 from billing.domain.errors import BadInput
 from billing.observability import count, count_by, logger, metrics
 from billing.rejections import reject
 from billing.service.invoicing import AgreementJob, ShardJob, bill_agreement, parse_job, read_due_page
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: Record) -> None:
     try:
-        job = parse_job(record.body)
+        job = parse_job(record["body"])
     except BadInput as error:
         reject(record, error)
         return
@@ -86,6 +82,4 @@ def bill(job: AgreementJob) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, record_handler)

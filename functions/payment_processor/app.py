@@ -11,8 +11,6 @@ even when the idempotency record is lost.
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -20,13 +18,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from billing import bootstrap, clock, config
+from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import INVOICE_ISSUED, PAYMENT_RETRY_DUE
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
 from billing.service.payments import Attempted, charge_new_invoice, parse_payment_message, retry_payment
 
-processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
 # The default session's client, created at cold start (Powertools would build its own session).
 persistence = DynamoDBPersistenceLayer(
@@ -59,9 +57,9 @@ def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
     return {"status": payment.status, "attempts": payment.attempts}
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: Record) -> None:
     try:
-        cloudevent = parse_payment_message(record.body, accepted=frozenset(_HANDLERS))
+        cloudevent = parse_payment_message(record["body"], accepted=frozenset(_HANDLERS))
     except BadInput as error:
         reject(record, error)
         return
@@ -73,6 +71,4 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, record_handler)

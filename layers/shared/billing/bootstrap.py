@@ -8,7 +8,6 @@ from functools import cache
 
 from billing import config
 from billing.adapters.dynamo import BillingTable
-from billing.adapters.gateway import sandbox_gateway
 from billing.adapters.messaging import Queue, Topic
 from billing.domain.payments import PaymentGateway
 
@@ -35,6 +34,8 @@ def billing_topic() -> Topic:
 
 @cache
 def gateway() -> PaymentGateway:
+    from billing.adapters.gateway import sandbox_gateway  # only the payment processor needs it
+
     return sandbox_gateway(config.setting("LEDGER_TABLE"), config.setting("PAYMENT_PROVIDER_KEY_PARAM", ""))
 
 

@@ -5,17 +5,16 @@ body and attributes, gains `rejection_code` and `rejection_reason`, is counted
 in `EventsRejected` and logged (id and reason only: the body may hold PII).
 """
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from billing import bootstrap
 from billing.adapters.messaging import lambda_record_attributes
+from billing.batch import Record
 from billing.domain.errors import BadInput
 from billing.observability import count, logger
 
 
-def reject(record: SQSRecord, error: BadInput) -> None:
+def reject(record: Record, error: BadInput) -> None:
     bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
-        record.body, lambda_record_attributes(record.raw_event), error.code, str(error)
+        record["body"], lambda_record_attributes(record), error.code, str(error)
     )
     count("EventsRejected")
-    logger.error("input rejected", extra={"reason": str(error), "message_id": record.message_id})
+    logger.error("input rejected", extra={"reason": str(error), "message_id": record["messageId"]})
