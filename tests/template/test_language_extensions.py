@@ -247,7 +247,7 @@ def test_the_real_template_expands_completely(raw_template: dict[str, Any]) -> N
     resources = out["Resources"]
     dlqs = ["Agreement", "InvoiceJob", "Payment", "Accounting", "Outbox", "Schedule", "Notification"]
     assert {f"{name}DLQ" for name in dlqs} | {f"{name}DLQAlarm" for name in dlqs} <= set(resources)
-    assert resources["AgreementQueue"]["Properties"]["VisibilityTimeout"] == 180
+    assert resources["AgreementQueue"]["Properties"]["VisibilityTimeout"] == 210
     assert resources["AgreementQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["AgreementDLQ", "Arn"]
     }
