@@ -8,7 +8,7 @@ the customer's e-mail or payment method (see `mask`).
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-logger = Logger(log_uncaught_exceptions=True)
+logger = Logger()  # Lambda logs uncaught exceptions itself; no process-wide excepthook
 metrics = Metrics()
 
 __all__ = ["MetricUnit", "count", "count_by", "logger", "mask", "metrics"]

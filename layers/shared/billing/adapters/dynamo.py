@@ -27,6 +27,9 @@ from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
 
 STATE_SK = "AGREEMENT"
+# EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
+# second (one GSI partition); 16 keys a day take it past 16,000 (docs/SCALE.md).
+EVENT_SHARDS = 16
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
 
@@ -243,7 +246,7 @@ class BillingTable:
             time=event.time,
             body=json.dumps(event.body, separators=(",", ":")),
             attributes=event.attributes,
-            gsi2pk=f"EVT#{day}",
+            gsi2pk=f"EVT#{day}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
             gsi2sk=f"{event.time}#{event.id}",
         )
 
@@ -257,14 +260,19 @@ class BillingTable:
         }
 
     def events_between(self, first_day: date, last_day: date) -> Iterator[dict[str, Any]]:
-        """Stored billing events by day (EventsByDay index), oldest first."""
+        """Stored billing events by day (EventsByDay index, every shard of each day), oldest first."""
         day = first_day
         while day <= last_day:
-            yield from self._query(
-                IndexName="EventsByDay",
-                KeyConditionExpression="gsi2pk = :day",
-                ExpressionAttributeValues=_item(**{":day": f"EVT#{day.isoformat()}"}),
-            )
+            events = [
+                item
+                for shard in range(EVENT_SHARDS)
+                for item in self._query(
+                    IndexName="EventsByDay",
+                    KeyConditionExpression="gsi2pk = :day",
+                    ExpressionAttributeValues=_item(**{":day": f"EVT#{day.isoformat()}#{shard}"}),
+                )
+            ]
+            yield from sorted(events, key=lambda item: item["gsi2sk"])
             day += timedelta(days=1)
 
     def events_of(self, agreement_id: str) -> list[dict[str, Any]]:
