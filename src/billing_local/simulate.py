@@ -261,9 +261,15 @@ def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any
 
 
 def _dlq_depth(cloud: LocalCloud) -> int:
-    return sum(
-        d["visible"] + d["in_flight"] for name, d in cloud.queue_depths().items() if name.endswith("DLQ")
-    )
+    sqs = boto3.client("sqs")
+    total = 0
+    for name in cloud.logical_ids("AWS::SQS::Queue"):
+        if name.endswith("DLQ"):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=cloud.physical_id(name), AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            total += int(attributes["ApproximateNumberOfMessages"])
+    return total
 
 
 def let_time_pass(cloud: LocalCloud) -> None:

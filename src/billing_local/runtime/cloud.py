@@ -965,6 +965,9 @@ def _reset_layer_caches() -> None:
     reset = getattr(bootstrap, "reset", None)
     if callable(reset):
         reset()
+    from billing.domain import engine  # its memo trusts one append-only history per agreement id
+
+    engine.clear_cache()
 
 
 _internal_sessions: dict[str, boto3.session.Session] = {}
