@@ -1,5 +1,13 @@
 """Shared fixtures: an embedded AWS built from template.yaml."""
 
+import os
+
+# Powertools' Logger and Metrics are process-wide singletons configured from the environment
+# when the layer is first imported. A unit test may import it before any embedded cloud sets the
+# template's Globals: give the process the same values (as every Lambda container has them).
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "billing")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RecurringBilling/dev")
+
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
