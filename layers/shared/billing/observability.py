@@ -5,10 +5,26 @@ carry the CloudEvent id and agreement id as correlation keys; they never carry
 the customer's e-mail or payment method (see `mask`).
 """
 
+import sys
+from typing import IO
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-logger = Logger()  # Lambda logs uncaught exceptions itself; no process-wide excepthook
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is now (Powertools would keep the stream of its first import;
+    the embedded AWS captures each invocation's output by swapping sys.stdout)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+_stdout: IO[str] = _CurrentStdout()  # type: ignore[assignment]
+logger = Logger(stream=_stdout)  # Lambda logs uncaught exceptions itself; no process-wide excepthook
 metrics = Metrics()
 
 __all__ = ["MetricUnit", "count", "count_by", "logger", "mask", "metrics"]
