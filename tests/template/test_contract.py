@@ -85,7 +85,9 @@ def test_function_code_and_environment(rendered: Template, function: str) -> Non
     assert (ROOT / "functions" / folder / "app.py").is_file()
     assert p["Handler"] == "app.handler"
     assert set(env(rendered, function)) == GLOBAL_ENV | variables
-    assert env(rendered, function)["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "RecurringBilling/${Stage}"}
+    assert env(rendered, function)["POWERTOOLS_METRICS_NAMESPACE"] == {
+        "Fn::Sub": "RecurringBilling/${AWS::StackName}"
+    }
     assert p["TracingConfig"] == {"Mode": "Active"}
     assert p["LoggingConfig"]["LogFormat"] == "JSON"
     assert p["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-" + function.removesuffix("Function")}
@@ -206,19 +208,31 @@ def test_subscriptions_and_filter_policies(rendered: Template) -> None:
 
 
 def test_topic_policies_restrict_publishers(rendered: Template) -> None:
-    agreement = res(rendered, "AgreementTopicPolicy")["PolicyDocument"]["Statement"]
-    allow = [s for s in agreement if s["Effect"] == "Allow"]
+    # The publisher is named only in conditions (a Principal that does not exist fails the deploy);
+    # without one, only this account publishes.
+    with_publisher, without = res(rendered, "AgreementTopicPolicy")["PolicyDocument"]["Statement"]["Fn::If"][
+        1:
+    ]
+    publisher = {"Ref": "UpstreamPublisherArn"}
+    allow = [s for s in with_publisher if s["Effect"] == "Allow"]
     assert allow == [
         {
             "Sid": "UpstreamPublishes",
             "Effect": "Allow",
-            "Principal": {"AWS": {"Ref": "UpstreamPublisherArn"}},
+            "Principal": "*",
             "Action": "sns:Publish",
             "Resource": {"Ref": "AgreementTopic"},
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": publisher}},
         }
     ]
-    deny_others = next(s for s in agreement if s["Sid"] == "NobodyElsePublishes")
-    assert deny_others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "UpstreamPublisherArn"}}}
+    deny_others = next(s for s in with_publisher if s["Sid"] == "NobodyElsePublishes")
+    assert deny_others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
+    assert not [s for s in without if s["Effect"] == "Allow"]
+    only_account = next(s for s in without if s["Sid"] == "OnlyThisAccountPublishes")
+    assert only_account["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+    }
+    assert all(any(s["Sid"] == "TlsOnly" for s in statements) for statements in (with_publisher, without))
     billing = res(rendered, "BillingTopicPolicy")["PolicyDocument"]["Statement"]
     only = next(s for s in billing if s["Sid"] == "OnlyThisStacksPublishersPublish")
     assert only["Effect"] == "Deny"
@@ -262,7 +276,7 @@ def test_tables(rendered: Template) -> None:
 def test_heartbeat_alarm(rendered: Template) -> None:
     p = res(rendered, "DailyRunHeartbeatAlarm")
     assert (p["Namespace"], p["MetricName"]) == (
-        {"Fn::Sub": "RecurringBilling/${Stage}"},
+        {"Fn::Sub": "RecurringBilling/${AWS::StackName}"},
         "DailyRunHeartbeat",
     )
     assert p["Dimensions"] == [{"Name": "service", "Value": "billing"}]
@@ -309,7 +323,7 @@ def test_custom_metrics_are_the_documented_ones(rendered: Template) -> None:
         a["Properties"]["MetricName"]
         for a in rules.alarms(rendered).values()
         if "MetricName" in a["Properties"]
-        and a["Properties"]["Namespace"] == {"Fn::Sub": "RecurringBilling/${Stage}"}
+        and a["Properties"]["Namespace"] == {"Fn::Sub": "RecurringBilling/${AWS::StackName}"}
     } | {
         m["MetricStat"]["Metric"]["MetricName"]
         for a in rules.alarms(rendered).values()
