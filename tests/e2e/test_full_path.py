@@ -82,7 +82,7 @@ def test_business_and_operational_metrics_are_emitted_as_emf(pipeline: Pipeline)
             continue
         record = json.loads(line)
         [directive] = record["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "RecurringBilling/dev"
+        assert directive["Namespace"] == f"RecurringBilling/{pipeline.cloud.stack_name}"
         for metric in directive["Metrics"]:
             emitted.setdefault(metric["Name"], []).append(record)
     for name in (
