@@ -285,7 +285,9 @@ def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[st
         cfn = boto3.client("cloudformation", region_name=args.region)
         resource = cfn.describe_stack_resource(StackName=args.stack, LogicalResourceId=logical_id)
         name = resource["StackResourceDetail"]["PhysicalResourceId"]
-        response = boto3.client("lambda", region_name=args.region).invoke(
+        lambda_ = boto3.client("lambda", region_name=args.region)
+        timeout = lambda_.get_function_configuration(FunctionName=name)["Timeout"]
+        response = boto3.client("lambda", region_name=args.region, config=operator_invoke_config(timeout)).invoke(
             FunctionName=name, Payload=json.dumps(payload).encode()
         )
     except (BotoCoreError, ClientError) as error:
@@ -293,6 +295,25 @@ def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[st
     body = json.loads(response["Payload"].read() or b"null")
     print(json.dumps(body, indent=2))
     return 1 if response.get("FunctionError") else 0
+
+
+def operator_invoke_config(function_timeout_s: int) -> Any:
+    """A client that waits for the whole run and never sends the request twice.
+
+    botocore's defaults (60 s read timeout, retries) would re-invoke a redrive still running after a
+    minute: up to five runs, each moving up to `--max` messages. A synchronous invoke returns when
+    the function ends, so reading for its timeout plus a margin is always enough.
+    """
+    from botocore.config import Config
+
+    return Config(
+        read_timeout=function_timeout_s + INVOKE_READ_MARGIN_S,
+        connect_timeout=10,
+        retries={"total_max_attempts": 1},
+    )
+
+
+INVOKE_READ_MARGIN_S = 10
 
 
 # -- helpers ---------------------------------------------------------------------
