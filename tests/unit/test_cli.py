@@ -104,4 +104,3 @@ def test_operator_commands_wait_for_the_function_and_never_retry(
     assert json.loads(kwargs["Payload"])["max_messages"] == 100  # type: ignore[arg-type]
     assert config.read_timeout > 300  # type: ignore[attr-defined]
     assert config.retries == {"total_max_attempts": 1}  # type: ignore[attr-defined]
-
