@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   billing redrive --stack recurring-billing-dev --queue payment --max 100 --dry-run
   billing events query --stack recurring-billing-dev --from 2026-03-01 --type billing.invoice.issued
   billing replay --stack recurring-billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting
+  billing doctor --stack recurring-billing-dev
 """
 
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _redrive_parser(sub)
     _replay_parser(sub)
     _events_parser(sub)
+    _doctor_parser(sub)
     return parser
 
 
@@ -285,14 +287,66 @@ def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[st
         cfn = boto3.client("cloudformation", region_name=args.region)
         resource = cfn.describe_stack_resource(StackName=args.stack, LogicalResourceId=logical_id)
         name = resource["StackResourceDetail"]["PhysicalResourceId"]
-        response = boto3.client("lambda", region_name=args.region).invoke(
-            FunctionName=name, Payload=json.dumps(payload).encode()
-        )
+        lambda_ = boto3.client("lambda", region_name=args.region)
+        timeout = lambda_.get_function_configuration(FunctionName=name)["Timeout"]
+        waiting = boto3.client("lambda", region_name=args.region, config=operator_invoke_config(timeout))
+        response = waiting.invoke(FunctionName=name, Payload=json.dumps(payload).encode())
     except (BotoCoreError, ClientError) as error:
         raise UserError(f"cannot reach stack {args.stack!r}: {error}") from None
     body = json.loads(response["Payload"].read() or b"null")
     print(json.dumps(body, indent=2))
     return 1 if response.get("FunctionError") else 0
+
+
+def operator_invoke_config(function_timeout_s: int) -> Any:
+    """A client that waits for the whole run and never sends the request twice.
+
+    botocore's defaults (60 s read timeout, retries) would re-invoke a redrive still running after a
+    minute: up to five runs, each moving up to `--max` messages. A synchronous invoke returns when
+    the function ends, so reading for its timeout plus a margin is always enough.
+    """
+    from botocore.config import Config
+
+    return Config(
+        read_timeout=function_timeout_s + INVOKE_READ_MARGIN_S,
+        connect_timeout=10,
+        retries={"total_max_attempts": 1},
+    )
+
+
+INVOKE_READ_MARGIN_S = 10
+
+
+def _doctor_parser(sub: Any) -> None:
+    p = _subparser(
+        sub,
+        "doctor",
+        "Before a deploy: check with read-only AWS calls what the stack needs and print what to fix.",
+        "billing doctor --stack recurring-billing-dev --region eu-west-1",
+    )
+    _stack_args(p)
+    p.add_argument("--root", type=Path, default=Path("."), help="the project (template.yaml, samconfig.toml)")
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from billing_local import doctor
+
+    _require_file(args.root / "samconfig.toml")
+    try:
+        target = doctor.target_from_samconfig(args.root, args.stack, args.region)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    try:
+        findings = doctor.run(target, lambda service: boto3.client(service, region_name=target.region))
+    except (BotoCoreError, ClientError) as error:
+        raise UserError(f"cannot check {target.region}: {error}") from None
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(f.ok for f in findings) else 1
 
 
 # -- helpers ---------------------------------------------------------------------

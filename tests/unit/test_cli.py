@@ -64,3 +64,43 @@ def test_preview_prints_the_contract_format(capsys: pytest.CaptureFixture[str]) 
     out = json.loads(capsys.readouterr().out)
     totals = [d["total_minor"] for d in out["documents"]]
     assert totals == [1000, -677]
+
+
+class _FakeClients:
+    """boto3.client stand-in: a deployed stack whose redrive function has a 300 s timeout."""
+
+    def __init__(self) -> None:
+        self.invokes: list[tuple[object, dict[str, object]]] = []
+
+    def __call__(self, service: str, region_name: str | None = None, config: object = None) -> object:
+        import io
+        from types import SimpleNamespace
+
+        def describe_stack_resource(**_: object) -> dict[str, object]:
+            return {"StackResourceDetail": {"PhysicalResourceId": "recurring-billing-dev-DlqRedrive"}}
+
+        def invoke(**kwargs: object) -> dict[str, object]:
+            self.invokes.append((config, kwargs))
+            return {"Payload": io.BytesIO(b'{"moved": 0}')}
+
+        return SimpleNamespace(
+            describe_stack_resource=describe_stack_resource,
+            get_function_configuration=lambda **_: {"Timeout": 300},
+            invoke=invoke,
+        )
+
+
+def test_operator_commands_wait_for_the_function_and_never_retry(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    clients = _FakeClients()
+    monkeypatch.setattr(boto3, "client", clients)
+    code = main(["redrive", "--stack", "recurring-billing-dev", "--queue", "payment", "--max", "100"])
+    assert code == 0 and json.loads(capsys.readouterr().out) == {"moved": 0}
+    [(config, kwargs)] = clients.invokes
+    assert kwargs["FunctionName"] == "recurring-billing-dev-DlqRedrive"
+    assert json.loads(kwargs["Payload"])["max_messages"] == 100  # type: ignore[arg-type]
+    assert config.read_timeout > 300  # type: ignore[attr-defined]
+    assert config.retries == {"total_max_attempts": 1}  # type: ignore[attr-defined]
