@@ -74,7 +74,7 @@ security: setup  ## bandit on the code, checkov on the rendered template
 	$(CHECKOV) --quiet --compact -f .aws-sam/rendered/template.json --framework cloudformation
 
 pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS
-	$(VENV_BIN)/pytest -q $(XDIST)
+	$(VENV_BIN)/pytest -q $(XDIST) --cov --cov-report=term:skip-covered
 
 contracts: setup  ## regenerate schemas/ and docs/asyncapi.yaml from the code's models
 	$(PY) -m billing_local.contracts --write
