@@ -6,19 +6,11 @@
 `queue` names a pair of REDRIVE_PAIRS (its DLQ and source queue).
 """
 
-from functools import cache
 from typing import Any
 
-import boto3
-
-from billing import clock, config
+from billing import bootstrap, clock, config
 from billing.observability import count, logger, metrics
-from billing.service.redrive import RedriveRequest, redrive
-
-
-@cache
-def _sqs() -> Any:
-    return boto3.client("sqs")
+from billing.service.redrive import Redrive, RedriveRequest
 
 
 def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
@@ -41,7 +33,8 @@ def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     queue, request = parse_request(event)
     dlq_url, source_url = config.json_setting("REDRIVE_PAIRS")[queue]  # type: ignore[misc]
-    report = redrive(_sqs(), str(dlq_url), str(source_url), request, int(clock.now().timestamp() * 1000))
+    mover = Redrive(bootstrap.queue_at(str(dlq_url)), bootstrap.queue_at(str(source_url)))
+    report = mover.run(request, int(clock.now().timestamp() * 1000))
     if not request.dry_run:
         count("MessagesRedriven", report.moved)
     result = {"queue": queue, "dry_run": request.dry_run, **report.as_dict()}
