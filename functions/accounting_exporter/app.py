@@ -1,11 +1,15 @@
-"""Accounting exporter: on its schedule, drains AccountingQueue into JSON Lines objects on S3."""
+"""Accounting exporter: on its schedule, drains AccountingQueue into JSON Lines objects on S3.
+
+Receives long-poll (RECEIVE_WAIT_SECONDS, default 5 s, never more than the time left allows); the
+queue is drained after three empty answers in a row.
+"""
 
 from typing import Any
 
-from billing import bootstrap, clock
+from billing import bootstrap, clock, config
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
-from billing.service.accounting import AccountingExport
+from billing.service.accounting import EMPTY_RECEIVES, LONG_POLL_SECONDS, AccountingExport
 
 _SAFETY_MS = 20_000  # leave time to write and delete the last batch
 
@@ -22,8 +26,13 @@ def park(message: dict[str, Any], error: BadInput) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    spare_s = (context.get_remaining_time_in_millis() - _SAFETY_MS) // 1000
     export = AccountingExport(
-        bootstrap.queue("ACCOUNTING_QUEUE_URL"), bootstrap.bucket("ACCOUNTING_BUCKET"), park
+        bootstrap.queue("ACCOUNTING_QUEUE_URL"),
+        bootstrap.bucket("ACCOUNTING_BUCKET"),
+        park,
+        wait_seconds=max(0, min(config.receive_wait_seconds(LONG_POLL_SECONDS), spare_s // EMPTY_RECEIVES)),
+        empty_receives=EMPTY_RECEIVES,
     )
     exported = export.drain(clock.now, lambda: context.get_remaining_time_in_millis() > _SAFETY_MS)
     count("EventsExported", exported)

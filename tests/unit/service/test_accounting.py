@@ -68,3 +68,35 @@ def test_the_export_stops_when_the_invocation_runs_out_of_time() -> None:
     export, _ = exporter(queue, bucket)
     exported = export.drain(lambda: NOW, lambda: next(budget, False))
     assert exported == 10 and len(queue) == 20  # received once, then no time left: written and deleted
+
+
+def test_a_sampling_queue_stopped_the_old_export_early_and_is_drained_now() -> None:
+    """SQS short polling samples servers: empty answers while messages wait. The old export (short
+    poll, stop on the first empty answer) exported nothing here; the new one long-polls and stops
+    only after three empty answers in a row."""
+    old_queue = filled(30, empty_answers=2)
+    old, _ = exporter(old_queue, FakeBucket(), wait_seconds=0, empty_receives=1)
+    assert old.drain(lambda: NOW, lambda: True) == 0
+    assert len(old_queue) == 30
+
+    queue, bucket = filled(30, empty_answers=2), FakeBucket()
+    export, _ = exporter(queue, bucket)
+    assert export.drain(lambda: NOW, lambda: True) == 30
+    assert len(queue) == 0 and len(bucket.lines()) == 30
+    assert set(queue.receives) == {5}  # every receive long-polls (the fake answers at once)
+    assert queue.receives[-3:] == [5, 5, 5] and len(queue.receives) == 2 + 3 + 3  # 2 sampled, 3 full, 3 empty
+
+
+def test_empty_answers_between_messages_do_not_end_the_export() -> None:
+    class Patchy(FakeQueue):
+        """Empty on every other receive."""
+
+        def receive(self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None) -> Any:
+            self.empty_answers = len(self.receives) % 2
+            return super().receive(max_messages, wait_seconds, visibility_timeout)
+
+    queue = Patchy()
+    for i in range(50):
+        queue.send(json.dumps({"id": f"e{i}"}))
+    export, _ = exporter(queue, FakeBucket(), wait_seconds=0)
+    assert export.drain(lambda: NOW, lambda: True) == 50

@@ -70,3 +70,49 @@ def test_the_type_comes_from_the_attribute_or_the_body() -> None:
     assert message_type({"Body": '{"type": "u"}'}) == "u"
     assert message_type({"Body": "[]"}) == "unknown"
     assert message_type({"Body": "nope"}) == "unparseable"
+
+
+def test_a_sampling_dlq_stopped_the_old_redrive_early_and_counts_right_now() -> None:
+    """The old redrive (short poll, stop on the first empty answer) counted nothing on a DLQ whose
+    first answer was empty; the new one long-polls, stops after three empty answers in a row, and
+    its dry-run count is every message."""
+    messages = [event("a", n) for n in range(25)]
+    old = Redrive(dlq_with(*messages, empty_answers=1), FakeQueue(), wait_seconds=0, empty_receives=1)
+    assert old.run(RedriveRequest(dry_run=True), NOW_MS).matched == 0
+
+    dlq = dlq_with(*messages, empty_answers=2)
+    report = Redrive(dlq, FakeQueue()).run(RedriveRequest(dry_run=True), NOW_MS)
+    assert (report.examined, report.matched) == (25, 25)
+    assert set(dlq.receives) == {5} and dlq.receives[-3:] == [5, 5, 5]
+    assert len(dlq.visible) == 25  # all released
+
+    source = FakeQueue()
+    moved = Redrive(dlq_with(*messages, empty_answers=2), source, wait_seconds=0).run(
+        RedriveRequest(), NOW_MS
+    )
+    assert moved.moved == 25 and len(source) == 25
+
+
+def test_a_message_seen_again_is_not_counted_twice() -> None:
+    """A long dry run outlives the receive visibility: messages come back and must not count again."""
+
+    class Reappearing(FakeQueue):
+        def receive(self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None) -> Any:
+            if len(self.receives) == 1:  # the first batch's visibility ran out
+                for handle in list(self.in_flight):
+                    self.release(handle)
+            return super().receive(max_messages, wait_seconds, visibility_timeout)
+
+    dlq = Reappearing(sent_ms=NOW_MS)
+    for n in range(15):
+        dlq.send(*event("a", n))
+    report = Redrive(dlq, FakeQueue(), wait_seconds=0).run(RedriveRequest(dry_run=True), NOW_MS)
+    assert (report.examined, report.matched) == (15, 15)
+    assert len(dlq.visible) == 15
+
+
+def test_the_redrive_stops_when_the_invocation_runs_out_of_time() -> None:
+    dlq = dlq_with(*(event("a", n) for n in range(30)))
+    budget = iter([True])
+    report = Redrive(dlq, FakeQueue()).run(RedriveRequest(), NOW_MS, lambda: next(budget, False))
+    assert report.moved == 10 and len(dlq.visible) == 20

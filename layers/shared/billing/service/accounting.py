@@ -17,6 +17,8 @@ from billing.domain.errors import BadInput
 from billing.ports import ObjectStore, PullQueue
 
 MESSAGES_PER_OBJECT = 1000
+LONG_POLL_SECONDS = 5  # each receive waits this long for a message (long polling asks every SQS server)
+EMPTY_RECEIVES = 3  # the queue is drained after this many empty answers in a row
 
 Park = Callable[[dict[str, Any], BadInput], None]
 
@@ -31,7 +33,8 @@ class AccountingExport:
     """Drains the accounting queue into objects of up to `limit` events.
 
     `wait_seconds` is each receive's long poll; the queue counts as drained after
-    `empty_receives` empty answers in a row.
+    `empty_receives` empty answers in a row (one empty answer proves nothing: a
+    short poll samples a subset of the servers).
     """
 
     def __init__(
@@ -40,8 +43,8 @@ class AccountingExport:
         bucket: ObjectStore,
         park: Park,
         *,
-        wait_seconds: int = 0,
-        empty_receives: int = 1,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        empty_receives: int = EMPTY_RECEIVES,
         limit: int = MESSAGES_PER_OBJECT,
     ) -> None:
         self.queue = queue

@@ -19,6 +19,8 @@ from typing import Any
 from billing.ports import REJECTION_ATTRIBUTES, PullQueue
 
 _RECEIVE_VISIBILITY = 60
+LONG_POLL_SECONDS = 5  # each receive waits this long for a message (long polling asks every SQS server)
+EMPTY_RECEIVES = 3  # the DLQ is drained after this many empty answers in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,9 @@ class Redrive:
     """Moves matching messages from `dlq` to `source`.
 
     `wait_seconds` is each receive's long poll; the DLQ counts as drained after
-    `empty_receives` empty answers in a row.
+    `empty_receives` empty answers in a row (one empty answer proves nothing: a
+    short poll samples a subset of the servers). A message seen again (its
+    visibility ran out during a long redrive) is not counted twice.
     """
 
     def __init__(
@@ -69,8 +73,8 @@ class Redrive:
         dlq: PullQueue,
         source: PullQueue,
         *,
-        wait_seconds: int = 0,
-        empty_receives: int = 1,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        empty_receives: int = EMPTY_RECEIVES,
     ) -> None:
         self.dlq = dlq
         self.source = source
@@ -82,6 +86,7 @@ class Redrive:
     ) -> RedriveReport:
         report = RedriveReport()
         held: list[str] = []  # receipt handles of messages we looked at but leave in the DLQ
+        seen: set[str] = set()
         empty = 0
         try:
             while empty < self.empty_receives and has_time():
@@ -90,6 +95,10 @@ class Redrive:
                 messages = self.dlq.receive(10, self.wait_seconds, _RECEIVE_VISIBILITY)
                 empty = 0 if messages else empty + 1
                 for message in messages:
+                    if message["MessageId"] in seen:
+                        held.append(message["ReceiptHandle"])
+                        continue
+                    seen.add(message["MessageId"])
                     self._handle(message, request, now_ms, report, held)
         finally:
             for handle in held:  # make what we skipped visible again at once
