@@ -1,21 +1,17 @@
-"""Accounting exporter: on its schedule, drains AccountingQueue into JSON Lines objects on S3."""
+"""Accounting exporter: on its schedule, drains AccountingQueue into JSON Lines objects on S3.
 
-from functools import cache
+Receives long-poll (RECEIVE_WAIT_SECONDS, default 5 s, never more than the time left allows); the
+queue is drained after three empty answers in a row.
+"""
+
 from typing import Any
-
-import boto3
 
 from billing import bootstrap, clock, config
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
-from billing.service.accounting import drain, export_batch
+from billing.service.accounting import EMPTY_RECEIVES, LONG_POLL_SECONDS, AccountingExport
 
 _SAFETY_MS = 20_000  # leave time to write and delete the last batch
-
-
-@cache
-def _clients() -> tuple[Any, Any]:
-    return boto3.client("sqs"), boto3.client("s3")
 
 
 def park(message: dict[str, Any], error: BadInput) -> None:
@@ -30,12 +26,15 @@ def park(message: dict[str, Any], error: BadInput) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    sqs, s3 = _clients()
-    queue_url, bucket = config.setting("ACCOUNTING_QUEUE_URL"), config.setting("ACCOUNTING_BUCKET")
-    exported = drain(
-        lambda: export_batch(sqs, s3, queue_url, bucket, clock.now(), park),
-        lambda: context.get_remaining_time_in_millis() > _SAFETY_MS,
+    spare_s = (context.get_remaining_time_in_millis() - _SAFETY_MS) // 1000
+    export = AccountingExport(
+        bootstrap.queue("ACCOUNTING_QUEUE_URL"),
+        bootstrap.bucket("ACCOUNTING_BUCKET"),
+        park,
+        wait_seconds=max(0, min(config.receive_wait_seconds(LONG_POLL_SECONDS), spare_s // EMPTY_RECEIVES)),
+        empty_receives=EMPTY_RECEIVES,
     )
+    exported = export.drain(clock.now, lambda: context.get_remaining_time_in_millis() > _SAFETY_MS)
     count("EventsExported", exported)
     logger.info("accounting export", extra={"exported": exported})
     return {"exported": exported}

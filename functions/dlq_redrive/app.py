@@ -3,22 +3,18 @@
     {"queue": "payment", "types": ["billing.invoice.issued"], "min_age_seconds": 0,
      "max_messages": 100, "dry_run": true, "include_rejected": false}
 
-`queue` names a pair of REDRIVE_PAIRS (its DLQ and source queue).
+`queue` names a pair of REDRIVE_PAIRS (its DLQ and source queue). Receives long-poll
+(RECEIVE_WAIT_SECONDS, default 5 s, never more than the time left allows); the DLQ is drained after
+three empty answers in a row.
 """
 
-from functools import cache
 from typing import Any
 
-import boto3
-
-from billing import clock, config
+from billing import bootstrap, clock, config
 from billing.observability import count, logger, metrics
-from billing.service.redrive import RedriveRequest, redrive
+from billing.service.redrive import EMPTY_RECEIVES, LONG_POLL_SECONDS, Redrive, RedriveRequest
 
-
-@cache
-def _sqs() -> Any:
-    return boto3.client("sqs")
+_SAFETY_MS = 15_000  # leave time to release what was held and to answer
 
 
 def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
@@ -41,7 +37,18 @@ def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     queue, request = parse_request(event)
     dlq_url, source_url = config.json_setting("REDRIVE_PAIRS")[queue]  # type: ignore[misc]
-    report = redrive(_sqs(), str(dlq_url), str(source_url), request, int(clock.now().timestamp() * 1000))
+    spare_s = (context.get_remaining_time_in_millis() - _SAFETY_MS) // 1000
+    mover = Redrive(
+        bootstrap.queue_at(str(dlq_url)),
+        bootstrap.queue_at(str(source_url)),
+        wait_seconds=max(0, min(config.receive_wait_seconds(LONG_POLL_SECONDS), spare_s // EMPTY_RECEIVES)),
+        empty_receives=EMPTY_RECEIVES,
+    )
+    report = mover.run(
+        request,
+        int(clock.now().timestamp() * 1000),
+        lambda: context.get_remaining_time_in_millis() > _SAFETY_MS,
+    )
     if not request.dry_run:
         count("MessagesRedriven", report.moved)
     result = {"queue": queue, "dry_run": request.dry_run, **report.as_dict()}

@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 from billing import bootstrap, config
-from billing.adapters.messaging import Queue
 from billing.observability import count, logger, metrics
 from billing.service.replay import EventQuery, query, replay
 
@@ -34,7 +33,7 @@ def target(name: str) -> Any:
     queues = config.json_setting("REPLAY_TARGETS")
     if name not in queues:
         raise ValueError(f"target must be 'topic' or one of {sorted(queues)}, got {name!r}")
-    return Queue(str(queues[name]))
+    return bootstrap.queue_at(str(queues[name]))
 
 
 @logger.inject_lambda_context(clear_state=True)

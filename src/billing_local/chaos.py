@@ -13,10 +13,8 @@
 Every injected fault is counted by kind, so a run can say what it survived.
 """
 
-import functools
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -68,7 +66,6 @@ class Chaos:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self._after_write = False
-        self._real_gateway: Callable[[], PaymentGateway] | None = None
 
     # -- deliveries ----------------------------------------------------------------
 
@@ -101,14 +98,11 @@ class Chaos:
         faults.redeliver_record = lambda _fn, _record: self._draw(
             self.rates.redeliver_record, "redeliver_record"
         )
-        real = self._real_gateway = bootstrap.gateway
-        bootstrap.gateway = functools.cache(lambda: FlakyGateway(real(), self))  # type: ignore[assignment]
+        bootstrap.override(gateway=lambda: FlakyGateway(bootstrap.build_gateway(), self))
 
     def uninstall(self, faults: Faults) -> None:
         faults.reset()
-        if self._real_gateway is not None:
-            bootstrap.gateway = self._real_gateway  # type: ignore[assignment]
-            self._real_gateway = None
+        bootstrap.reset()
 
     def _draw(self, rate: float, kind: str) -> bool:
         hit = self.rng.random() < rate

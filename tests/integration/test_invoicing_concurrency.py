@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from support import Pipeline, agreement_event
 
-from billing.adapters.dynamo import BillingTable, StaleState
+from billing.adapters.dynamo import BillingTable
+from billing.ports import StaleState
 from billing.service.invoicing import bill_agreement
 
 RUN = datetime(2026, 3, 1, 0, 5, tzinfo=UTC)

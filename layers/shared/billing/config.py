@@ -32,6 +32,11 @@ def payment_retry_days() -> tuple[int, ...]:
     return tuple(int(d) for d in setting("PAYMENT_RETRY_DAYS", "1,3,7").split(",") if d.strip())
 
 
+def receive_wait_seconds(default: int) -> int:
+    """The long poll of the queue drains (exporter, redrive): RECEIVE_WAIT_SECONDS, at most 20 (SQS)."""
+    return max(0, min(20, int(setting("RECEIVE_WAIT_SECONDS", str(default)))))
+
+
 def json_setting(name: str) -> dict[str, object]:
     value = json.loads(setting(name))
     if not isinstance(value, dict):

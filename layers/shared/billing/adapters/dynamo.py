@@ -15,7 +15,6 @@ Every write that matters is conditional or transactional.
 import json
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
+from billing.ports import BillingView, Payment, StaleState, StoredInbound, VersionTaken
 
 STATE_SK = "AGREEMENT"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
@@ -32,14 +32,6 @@ STATE_SK = "AGREEMENT"
 EVENT_SHARDS = 16
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
-
-
-class StaleState(Exception):
-    """The agreement changed since it was read (another writer won): read again and redo."""
-
-
-class VersionTaken(Exception):
-    """An inbound event with this agreement and version is already stored."""
 
 
 def agreement_pk(agreement_id: str) -> str:
@@ -66,37 +58,6 @@ def _condition_failed(error: ClientError) -> bool:
         reasons = error.response.get("CancellationReasons", [])
         return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class StoredInbound:
-    version: int
-    event_id: str
-    fingerprint: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class BillingView:
-    """What the generator needs of one agreement, read in one Query."""
-
-    agreement_id: str
-    inbound: tuple[StoredInbound, ...]
-    documents: tuple[Document, ...]
-    rev: int
-    last_run_at: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    agreement_id: str
-    document_id: str
-    amount_minor: int
-    currency: str
-    payment_method: str
-    status: str  # pending | retrying | succeeded | failed
-    attempts: int
-    first_attempt_on: date
 
 
 class BillingTable:

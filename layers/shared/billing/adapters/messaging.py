@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason")
+from billing.ports import REJECTION_ATTRIBUTES
 
 
 def sns_attributes(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -33,6 +33,8 @@ class Topic:
 
 
 class Queue:
+    """An SQS queue: the WorkQueue the services send to, and the PullQueue a drain receives from."""
+
     def __init__(self, url: str, client: Any = None) -> None:
         self.url = url
         self._sqs = client or boto3.client("sqs")
@@ -50,6 +52,42 @@ class Queue:
                 raise RuntimeError(f"{len(response['Failed'])} messages not accepted by {self.url}")
             sent += len(entries)
         return sent
+
+    def receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self.url,
+            "MaxNumberOfMessages": max_messages,
+            "WaitTimeSeconds": wait_seconds,
+            "AttributeNames": ["SentTimestamp"],
+            "MessageAttributeNames": ["All"],
+        }
+        if visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = visibility_timeout
+        messages: list[dict[str, Any]] = self._sqs.receive_message(**kwargs).get("Messages", [])
+        return messages
+
+    def delete(self, receipt_handles: Sequence[str]) -> None:
+        if len(receipt_handles) == 1:
+            self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handles[0])
+            return
+        for chunk in batched(receipt_handles, 10, strict=False):
+            self._sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)],
+            )
+
+    def release(self, receipt_handle: str) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+        )
+
+    def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
+        kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
+        if message_attributes:
+            kwargs["MessageAttributes"] = message_attributes
+        self._sqs.send_message(**kwargs)
 
     def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
         """Put rejected input on this (dead-letter) queue at once, with its reason attached."""

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from billing.adapters.dynamo import BillingTable, StoredInbound, VersionTaken
 from billing.domain.agreements import (
     AFTER_CANCELLATION,
     AGREEMENT_CREATED,
@@ -20,6 +19,7 @@ from billing.domain.agreements import (
 )
 from billing.domain.billing_events import iso_instant
 from billing.domain.engine import midnight_utc
+from billing.ports import AgreementStore, StoredInbound, VersionTaken
 
 
 class Outcome(StrEnum):
@@ -34,7 +34,7 @@ class Ingested:
     event: AgreementEvent
 
 
-def ingest(body: str | bytes, table: BillingTable, now: datetime) -> Ingested:
+def ingest(body: str | bytes, table: AgreementStore, now: datetime) -> Ingested:
     event = parse_event(body)
     for _ in range(3):  # a concurrent writer of the same version makes us look again
         known = [parse_event(stored.body) for stored in table.inbound_events(event.agreement_id)]

@@ -16,11 +16,11 @@ from datetime import datetime
 from itertools import batched
 from typing import Any
 
-from billing.adapters.dynamo import BillingTable, BillingView, StaleState
 from billing.domain.agreements import fold, parse_event
 from billing.domain.billing_events import BillingEvent, document_issued, iso_instant
 from billing.domain.engine import Document, bill, local_date, midnight_utc, next_bill_date
 from billing.domain.errors import BadInput
+from billing.ports import AgreementStore, BillingView, StaleState
 
 AGREEMENTS_PER_JOB = 25
 DUE_PAGE = 500  # due-index items one shard job reads before handing on a continuation
@@ -69,7 +69,7 @@ def shard_jobs(shards: int, run_at: datetime) -> list[ShardJob]:
     return [ShardJob(run_at, shard) for shard in range(shards)]
 
 
-def read_due_page(table: BillingTable, job: ShardJob) -> DuePage:
+def read_due_page(table: AgreementStore, job: ShardJob) -> DuePage:
     """One page of what is due at the job's instant in its shard, as agreement jobs and payment retries."""
     items, cursor = table.due_page(job.shard, iso_instant(job.run_at), job.cursor, DUE_PAGE)
     agreements: list[str] = []
@@ -110,7 +110,7 @@ class Billed:
     ignored_events: int
 
 
-def bill_agreement(table: BillingTable, agreement_id: str, run_at: datetime) -> Billed:
+def bill_agreement(table: AgreementStore, agreement_id: str, run_at: datetime) -> Billed:
     """Issue what is due for one agreement at `run_at` (nothing if it is up to date)."""
     for _ in range(_MAX_TRIES):
         view = table.billing_view(agreement_id)

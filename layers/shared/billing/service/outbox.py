@@ -8,7 +8,7 @@ at least once (a retried batch re-publishes with the same CloudEvent ids).
 from collections.abc import Sequence
 from typing import Any
 
-from billing.adapters.messaging import Topic
+from billing.ports import Publisher
 
 
 def outbox_message(record: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
@@ -18,7 +18,7 @@ def outbox_message(record: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     return record["dynamodb"]["SequenceNumber"], image["body"]["S"], attributes
 
 
-def publish_records(records: Sequence[dict[str, Any]], topic: Topic) -> list[str]:
+def publish_records(records: Sequence[dict[str, Any]], topic: Publisher) -> list[str]:
     """Publish the batch; return the sequence numbers to retry (from the first failure on)."""
     messages = [outbox_message(r) for r in records]
     failed = set(topic.publish_batch(messages))

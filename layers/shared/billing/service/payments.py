@@ -13,17 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from billing.adapters.dynamo import BillingTable, Payment, StaleState
 from billing.domain.billing_events import payment_outcome
 from billing.domain.errors import BadInput
 from billing.domain.payments import (
     ChargeRequest,
     ChargeResult,
     GatewayTimeout,
-    PaymentGateway,
     after_attempt,
     idempotency_key,
 )
+from billing.ports import Gateway, Payment, PaymentStore, StaleState
 
 
 def parse_payment_message(body: str, accepted: frozenset[str]) -> dict[str, Any]:
@@ -51,8 +50,8 @@ class Attempted:
 
 def charge_new_invoice(
     event: dict[str, Any],
-    table: BillingTable,
-    gateway: PaymentGateway,
+    table: PaymentStore,
+    gateway: Gateway,
     retry_days: tuple[int, ...],
     now: datetime,
 ) -> Attempted | None:
@@ -80,8 +79,8 @@ def charge_new_invoice(
 
 def retry_payment(
     event: dict[str, Any],
-    table: BillingTable,
-    gateway: PaymentGateway,
+    table: PaymentStore,
+    gateway: Gateway,
     retry_days: tuple[int, ...],
     now: datetime,
 ) -> Attempted | None:
@@ -94,7 +93,7 @@ def retry_payment(
 
 
 def _attempt(
-    payment: Payment, table: BillingTable, gateway: PaymentGateway, retry_days: tuple[int, ...], now: datetime
+    payment: Payment, table: PaymentStore, gateway: Gateway, retry_days: tuple[int, ...], now: datetime
 ) -> Attempted:
     attempt = payment.attempts + 1
     request = ChargeRequest(

@@ -12,12 +12,15 @@ rejection attributes are then dropped.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing.adapters.messaging import REJECTION_ATTRIBUTES
+from billing.ports import REJECTION_ATTRIBUTES, PullQueue
 
 _RECEIVE_VISIBILITY = 60
+LONG_POLL_SECONDS = 5  # each receive waits this long for a message (long polling asks every SQS server)
+EMPTY_RECEIVES = 3  # the DLQ is drained after this many empty answers in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,39 +59,83 @@ def message_type(message: dict[str, Any]) -> str:
     return str(body.get("type", "unknown")) if isinstance(body, dict) else "unknown"
 
 
-def redrive(sqs: Any, dlq_url: str, source_url: str, request: RedriveRequest, now_ms: int) -> RedriveReport:
-    report = RedriveReport()
-    held: list[str] = []  # receipt handles of messages we looked at but leave in the DLQ
-    try:
-        while request.max_messages is None or report.matched < request.max_messages:
-            messages = sqs.receive_message(
-                QueueUrl=dlq_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=_RECEIVE_VISIBILITY,
-                AttributeNames=["SentTimestamp"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                report.examined += 1
-                if not _matches(message, request, now_ms) or (
-                    request.max_messages is not None and report.matched >= request.max_messages
-                ):
-                    held.append(message["ReceiptHandle"])
-                    continue
-                report.matched += 1
-                kind = message_type(message)
-                report.by_type[kind] = report.by_type.get(kind, 0) + 1
-                if request.dry_run:
-                    held.append(message["ReceiptHandle"])
-                    continue
-                _move(sqs, message, dlq_url, source_url)
-                report.moved += 1
-    finally:
-        for handle in held:  # make what we skipped visible again at once
-            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return report
+class Redrive:
+    """Moves matching messages from `dlq` to `source`.
+
+    `wait_seconds` is each receive's long poll; the DLQ counts as drained after
+    `empty_receives` empty answers in a row (one empty answer proves nothing: a
+    short poll samples a subset of the servers). A message seen again (its
+    visibility ran out during a long redrive) is not counted twice.
+    """
+
+    def __init__(
+        self,
+        dlq: PullQueue,
+        source: PullQueue,
+        *,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        empty_receives: int = EMPTY_RECEIVES,
+    ) -> None:
+        self.dlq = dlq
+        self.source = source
+        self.wait_seconds = wait_seconds
+        self.empty_receives = max(1, empty_receives)
+
+    def run(
+        self, request: RedriveRequest, now_ms: int, has_time: Callable[[], bool] = lambda: True
+    ) -> RedriveReport:
+        report = RedriveReport()
+        held: list[str] = []  # receipt handles of messages we looked at but leave in the DLQ
+        seen: set[str] = set()
+        empty = 0
+        try:
+            while empty < self.empty_receives and has_time():
+                if request.max_messages is not None and report.matched >= request.max_messages:
+                    break
+                messages = self.dlq.receive(10, self.wait_seconds, _RECEIVE_VISIBILITY)
+                empty = 0 if messages else empty + 1
+                for message in messages:
+                    if message["MessageId"] in seen:
+                        held.append(message["ReceiptHandle"])
+                        continue
+                    seen.add(message["MessageId"])
+                    self._handle(message, request, now_ms, report, held)
+        finally:
+            for handle in held:  # make what we skipped visible again at once
+                self.dlq.release(handle)
+        return report
+
+    def _handle(
+        self,
+        message: dict[str, Any],
+        request: RedriveRequest,
+        now_ms: int,
+        report: RedriveReport,
+        held: list[str],
+    ) -> None:
+        report.examined += 1
+        if not _matches(message, request, now_ms) or (
+            request.max_messages is not None and report.matched >= request.max_messages
+        ):
+            held.append(message["ReceiptHandle"])
+            return
+        report.matched += 1
+        kind = message_type(message)
+        report.by_type[kind] = report.by_type.get(kind, 0) + 1
+        if request.dry_run:
+            held.append(message["ReceiptHandle"])
+            return
+        self._move(message)
+        report.moved += 1
+
+    def _move(self, message: dict[str, Any]) -> None:
+        attributes = {
+            k: {key: v[key] for key in ("DataType", "StringValue", "BinaryValue") if key in v}
+            for k, v in message.get("MessageAttributes", {}).items()
+            if k not in REJECTION_ATTRIBUTES
+        }
+        self.source.send_message(message["Body"], attributes)
+        self.dlq.delete([message["ReceiptHandle"]])
 
 
 def _matches(message: dict[str, Any], request: RedriveRequest, now_ms: int) -> bool:
@@ -98,16 +145,3 @@ def _matches(message: dict[str, Any], request: RedriveRequest, now_ms: int) -> b
         return False
     sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", now_ms))
     return (now_ms - sent_ms) >= request.min_age_seconds * 1000
-
-
-def _move(sqs: Any, message: dict[str, Any], dlq_url: str, source_url: str) -> None:
-    attributes = {
-        k: {key: v[key] for key in ("DataType", "StringValue", "BinaryValue") if key in v}
-        for k, v in message.get("MessageAttributes", {}).items()
-        if k not in REJECTION_ATTRIBUTES
-    }
-    kwargs: dict[str, Any] = {"QueueUrl": source_url, "MessageBody": message["Body"]}
-    if attributes:
-        kwargs["MessageAttributes"] = attributes
-    sqs.send_message(**kwargs)
-    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])

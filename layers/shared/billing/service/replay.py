@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from billing.adapters.dynamo import BillingTable
-from billing.adapters.messaging import Queue, Topic
+from billing.ports import EventStore, Publisher, WorkQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class StoredEvent:
         return result
 
 
-def query(table: BillingTable, q: EventQuery) -> Iterator[StoredEvent]:
+def query(table: EventStore, q: EventQuery) -> Iterator[StoredEvent]:
     items: Iterable[dict[str, Any]]
     if q.agreement_id:
         items = table.events_of(q.agreement_id)
@@ -61,9 +60,9 @@ def query(table: BillingTable, q: EventQuery) -> Iterator[StoredEvent]:
             return
 
 
-def replay(events: Iterable[StoredEvent], target: Topic | Queue) -> int:
+def replay(events: Iterable[StoredEvent], target: Publisher | WorkQueue) -> int:
     batch = list(events)
-    if isinstance(target, Topic):
+    if isinstance(target, Publisher):
         failed = target.publish_batch([(e.id, e.body, e.attributes) for e in batch])
         if failed:
             raise RuntimeError(f"{len(failed)} events were not accepted by the topic")

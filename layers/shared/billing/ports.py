@@ -1,0 +1,212 @@
+"""The ports: what the services need from storage, messaging and the gateway, as small Protocols.
+
+The services (billing.service) are written against these and the domain only;
+billing.adapters implements them on DynamoDB, SNS, SQS and S3, and tests/fakes.py
+in memory with the same conditional semantics. The records the stores hand
+back, and the errors their conditional writes raise, live here too.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+from billing.domain.billing_events import BillingEvent
+from billing.domain.engine import Document
+from billing.domain.payments import PaymentGateway
+
+__all__ = [
+    "REJECTION_ATTRIBUTES",
+    "AgreementStore",
+    "BillingStore",
+    "BillingView",
+    "EventStore",
+    "Gateway",
+    "ObjectStore",
+    "Payment",
+    "PaymentStore",
+    "Publisher",
+    "PullQueue",
+    "RunLedger",
+    "RunTally",
+    "StaleState",
+    "StoredInbound",
+    "VersionTaken",
+    "WorkQueue",
+]
+
+# Message attributes a consumer adds when it parks bad input on its DLQ (dropped again on a redrive).
+REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason")
+
+Gateway = PaymentGateway  # the payment gateway port is the domain's own
+
+
+class StaleState(Exception):
+    """The agreement changed since it was read (another writer won): read again and redo."""
+
+
+class VersionTaken(Exception):
+    """An inbound event with this agreement and version is already stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInbound:
+    version: int
+    event_id: str
+    fingerprint: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingView:
+    """What the generator needs of one agreement, read in one Query."""
+
+    agreement_id: str
+    inbound: tuple[StoredInbound, ...]
+    documents: tuple[Document, ...]
+    rev: int
+    last_run_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    agreement_id: str
+    document_id: str
+    amount_minor: int
+    currency: str
+    payment_method: str
+    status: str  # pending | retrying | succeeded | failed
+    attempts: int
+    first_attempt_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class RunTally:
+    """The progress of one daily run after a shard was counted."""
+
+    shards_done: int
+    shards_expected: int
+    started_at: str
+    completed_at: str | None
+
+
+class AgreementStore(Protocol):
+    """Agreements: their inbound events, what the generator reads and commits, the due index."""
+
+    def inbound_events(self, agreement_id: str) -> list[StoredInbound]: ...
+
+    def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
+        """Store the event once per version and mark the agreement due, atomically (VersionTaken if the
+        version is stored already)."""
+        ...
+
+    def billing_view(self, agreement_id: str) -> BillingView: ...
+
+    def commit_run(
+        self,
+        view: BillingView,
+        *,
+        run_at: str,
+        document: Document | None,
+        events: Sequence[BillingEvent],
+        next_due_at: str | None,
+    ) -> None:
+        """Commit document, events and next due instant together, if the agreement is still at
+        `view.rev` (StaleState otherwise)."""
+        ...
+
+    def due_page(
+        self, shard: int, upto: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """(agreement id, due key) pairs due at or before `upto` in one shard, and the next cursor."""
+        ...
+
+
+class PaymentStore(Protocol):
+    def payment(self, agreement_id: str, document_id: str) -> Payment | None: ...
+
+    def commit_payment(
+        self,
+        payment: Payment,
+        *,
+        previous_attempts: int,
+        retry_at: str | None,
+        events: Sequence[BillingEvent],
+    ) -> None:
+        """Record an attempt and its events once, if the stored attempt count is still
+        `previous_attempts` (StaleState otherwise: a redelivery)."""
+        ...
+
+
+class EventStore(Protocol):
+    """The billing events recorded with the state they describe (the outbox), as stored items."""
+
+    def events_between(self, first_day: date, last_day: date) -> Iterator[dict[str, Any]]: ...
+
+    def events_of(self, agreement_id: str) -> list[dict[str, Any]]: ...
+
+
+class RunLedger(Protocol):
+    """The progress of the daily runs: started by the scheduler, counted per shard by the generators."""
+
+    def start_run(self, run_at: str, shards: int, started_at: str) -> None:
+        """Record a run and how many shards it has (a second start of the same run changes nothing)."""
+        ...
+
+    def shard_done(self, run_at: str, shard: int) -> RunTally | None:
+        """Count a shard as done (a shard counted twice counts once); None if the run is unknown."""
+        ...
+
+    def complete_run(self, run_at: str, completed_at: str) -> bool:
+        """Mark the run complete; True only for the one caller that did."""
+        ...
+
+
+class BillingStore(AgreementStore, PaymentStore, EventStore, Protocol):
+    """Everything BillingTable holds."""
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """The billing topic (runtime-checkable: a replay tells a topic from a queue)."""
+
+    def publish_batch(self, messages: Sequence[tuple[str, str, dict[str, str]]]) -> list[str]:
+        """Publish (id, body, attributes); return the ids that failed."""
+        ...
+
+
+class WorkQueue(Protocol):
+    """A queue the services send to."""
+
+    def send_batch(self, messages: Iterable[tuple[str, dict[str, str]]]) -> int:
+        """Send (body, attributes); raise if any was not accepted."""
+        ...
+
+
+class PullQueue(Protocol):
+    """A queue a service drains itself (the accounting export, a DLQ redrive).
+
+    Messages are SQS-shaped dicts: `Body`, `MessageId`, `ReceiptHandle`, `MessageAttributes`,
+    `Attributes` (`SentTimestamp`).
+    """
+
+    def receive(
+        self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `max_messages`, waiting up to `wait_seconds` for the first (may answer empty although
+        messages wait: SQS samples its servers)."""
+        ...
+
+    def delete(self, receipt_handles: Sequence[str]) -> None: ...
+
+    def release(self, receipt_handle: str) -> None:
+        """Make a received message visible again at once."""
+        ...
+
+    def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
+        """Send one message with SQS-shaped attributes (kept as they are: data types, binary values)."""
+        ...
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...

@@ -1,0 +1,96 @@
+"""Ingest on the fake table: stored once per version, duplicates and stale versions, bad input."""
+
+import json
+
+import pytest
+from fakes import FakeBillingTable
+from service_builders import NOW, agreement_event, created, send
+
+from billing.domain.errors import BadInput
+from billing.ports import StoredInbound, VersionTaken
+from billing.service.ingest import Outcome, ingest
+
+
+def test_a_new_event_is_stored_once_and_marks_the_agreement_due(table: FakeBillingTable) -> None:
+    result = send(table, created("agr-1", start="2026-02-01"))
+    assert result.outcome is Outcome.STORED
+    [stored] = table.inbound_events("agr-1")
+    assert (stored.version, stored.event_id) == (1, "agr-1-v1-agreement.created")
+    assert json.loads(stored.body)["data"]["agreement_id"] == "agr-1"
+    assert table.agreements["agr-1"].due == "2026-02-27T10:00:00Z#AGREEMENT"  # due at once
+
+
+def test_a_creation_that_starts_later_is_due_at_its_start(table: FakeBillingTable) -> None:
+    send(table, created("agr-1", start="2026-03-01", timezone="Europe/Berlin"))
+    assert table.agreements["agr-1"].due == "2026-02-28T23:00:00Z#AGREEMENT"
+
+
+def test_a_duplicate_is_ignored_by_id_or_by_content(table: FakeBillingTable) -> None:
+    event = created("agr-dup")
+    assert send(table, event).outcome is Outcome.STORED
+    assert send(table, event).outcome is Outcome.DUPLICATE
+    assert send(table, dict(event, id="another-id")).outcome is Outcome.DUPLICATE
+    assert [s.version for s in table.inbound_events("agr-dup")] == [1]
+    assert table.agreements["agr-dup"].rev == 1  # nothing written for the duplicates
+
+
+def test_a_version_after_the_cancellation_is_stored_but_stale(table: FakeBillingTable) -> None:
+    send(table, created("agr-st"))
+    send(table, agreement_event("agreement.cancelled", "agr-st", 2, effective_date="2026-03-10"))
+    late = agreement_event(
+        "agreement.amended",
+        "agr-st",
+        3,
+        effective_date="2026-03-20",
+        plan={"amount_minor": 2000, "currency": "EUR", "interval": "month", "interval_count": 1},
+    )
+    assert send(table, late).outcome is Outcome.STALE
+    assert [s.version for s in table.inbound_events("agr-st")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("not json", "invalid_json"),
+        (json.dumps(dict(created(), type="agreement.unknown")), "unknown_type"),
+        (
+            json.dumps(created(plan={"amount_minor": 1, "currency": "XYZ", "interval": "month"})),
+            "unknown_currency",
+        ),
+    ],
+)
+def test_bad_input_raises_bad_input_and_stores_nothing(table: FakeBillingTable, body: str, code: str) -> None:
+    with pytest.raises(BadInput) as raised:
+        ingest(body, table, NOW)
+    assert raised.value.code == code
+    assert table.agreements == {}
+
+
+def test_a_conflicting_version_is_bad_input(table: FakeBillingTable) -> None:
+    send(table, created("agr-cf"))
+    send(table, agreement_event("agreement.cancelled", "agr-cf", 2, "c-a", effective_date="2026-03-10"))
+    with pytest.raises(BadInput) as raised:
+        send(table, agreement_event("agreement.cancelled", "agr-cf", 2, "c-b", effective_date="2026-03-20"))
+    assert raised.value.code == "conflict"
+
+
+def test_a_concurrent_writer_of_the_same_version_makes_ingest_look_again(table: FakeBillingTable) -> None:
+    """The other writer stores the version between our read and our write: we see a duplicate."""
+    event = created("agr-race")
+    record = table.record_inbound
+
+    def the_other_wins(agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
+        table.record_inbound = record  # type: ignore[method-assign]
+        record(agreement_id, stored, received_at, due_at)
+        raise VersionTaken("taken")
+
+    table.record_inbound = the_other_wins  # type: ignore[method-assign]
+    assert send(table, event).outcome is Outcome.DUPLICATE
+    assert len(table.inbound_events("agr-race")) == 1
+
+
+def test_the_fake_refuses_a_version_twice(table: FakeBillingTable) -> None:
+    stored = StoredInbound(1, "e", "f", "{}")
+    table.record_inbound("a", stored, "t", "t")
+    with pytest.raises(VersionTaken):
+        table.record_inbound("a", stored, "t", "t")
