@@ -3,7 +3,7 @@ and fast locally (moto sleeps through a long poll on an empty queue, so local ru
 
 import json
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from support import Pipeline
@@ -15,7 +15,7 @@ from billing.adapters.messaging import Queue
 class RecordingQueue(Queue):
     """The real SQS adapter, noting the wait of each receive (and never sleeping through it)."""
 
-    waits: list[int] = []
+    waits: ClassVar[list[int]] = []
 
     def receive(self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None) -> Any:
         RecordingQueue.waits.append(wait_seconds)
