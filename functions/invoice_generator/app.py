@@ -5,19 +5,28 @@ fans it out: agreement jobs back onto this queue, payment retries onto the
 payment queue, and a continuation for the next page. An agreement job names a
 run instant and up to 25 agreements; each is billed by recompute-and-diff in
 its own transaction. A failing agreement fails the whole record, which is safe
-to retry (agreements already billed issue nothing new).
+to retry (agreements already billed issue nothing new). The last page of a
+shard counts the shard done; the generator that counts the run's last shard
+reports the run complete: DailyRunHeartbeat and DailyRunDurationMs, once.
 """
 
 from typing import Any
 
-from billing import bootstrap
+from billing import bootstrap, clock
 from billing.adapters.messaging import to_json
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import payment_retry_due
 from billing.domain.errors import BadInput
-from billing.observability import count, count_by, logger, metrics
+from billing.observability import MetricUnit, count, count_by, logger, metrics
 from billing.rejections import reject
-from billing.service.invoicing import AgreementJob, ShardJob, bill_agreement, parse_job, read_due_page
+from billing.service.invoicing import (
+    AgreementJob,
+    ShardJob,
+    bill_agreement,
+    finish_shard,
+    parse_job,
+    read_due_page,
+)
 
 
 def record_handler(record: Record) -> None:
@@ -50,6 +59,12 @@ def fan_out(job: ShardJob) -> None:
         jobs.send_batch([(page.continuation.body(), {})])
     count("AgreementsDue", sum(len(j.agreement_ids) for j in page.agreement_jobs))
     count("PaymentRetriesDue", len(page.payment_retries))
+    if page.continuation is None:  # the shard's last page: count the shard done
+        completed = finish_shard(bootstrap.billing_table(), job, clock.now())
+        if completed is not None:
+            count("DailyRunHeartbeat")
+            count("DailyRunDurationMs", completed.duration_ms, MetricUnit.Milliseconds)
+            logger.info("daily run completed", extra={"duration_ms": completed.duration_ms})
 
 
 def bill(job: AgreementJob) -> None:

@@ -14,7 +14,7 @@ ROOT = template_render.ROOT
 
 FUNCTIONS = {
     "AgreementProjectorFunction": ("agreement_projector", {"BILLING_TABLE", "DEAD_LETTER_QUEUE_URL"}),
-    "InvoiceSchedulerFunction": ("invoice_scheduler", {"INVOICE_JOB_QUEUE_URL"}),
+    "InvoiceSchedulerFunction": ("invoice_scheduler", {"BILLING_TABLE", "INVOICE_JOB_QUEUE_URL"}),
     "InvoiceGeneratorFunction": (
         "invoice_generator",
         {"BILLING_TABLE", "DEAD_LETTER_QUEUE_URL", "INVOICE_JOB_QUEUE_URL", "PAYMENT_QUEUE_URL"},

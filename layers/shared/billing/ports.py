@@ -162,7 +162,7 @@ class RunLedger(Protocol):
         ...
 
 
-class BillingStore(AgreementStore, PaymentStore, EventStore, Protocol):
+class BillingStore(AgreementStore, PaymentStore, EventStore, RunLedger, Protocol):
     """Everything BillingTable holds."""
 
 

@@ -9,6 +9,9 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     OUT#<event id>        billing events: the outbox and the event store
     PAY#<document id>     payment state of one invoice
 
+and each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
+shards expected, the shards done (a string set), started_at and completed_at.
+
 Every write that matters is conditional or transactional.
 """
 
@@ -24,9 +27,10 @@ from botocore.exceptions import ClientError
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
-from billing.ports import BillingView, Payment, StaleState, StoredInbound, VersionTaken
+from billing.ports import BillingView, Payment, RunTally, StaleState, StoredInbound, VersionTaken
 
 STATE_SK = "AGREEMENT"
+RUN_SK = "RUN"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
 # second (one GSI partition); 16 keys a day take it past 16,000 (docs/SCALE.md).
 EVENT_SHARDS = 16
@@ -36,6 +40,10 @@ _DES = TypeDeserializer()
 
 def agreement_pk(agreement_id: str) -> str:
     return f"AGR#{agreement_id}"
+
+
+def run_pk(run_at: str) -> str:
+    return f"RUN#{run_at}"
 
 
 def due_shard(agreement_id: str, shards: int) -> str:
@@ -323,6 +331,58 @@ class BillingTable:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
             del put["ExpressionAttributeValues"]
         self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
+
+    # -- daily runs --------------------------------------------------------------
+
+    def start_run(self, run_at: str, shards: int, started_at: str) -> None:
+        """Record the run once: a retried scheduler invocation of the same run keeps the first start."""
+        try:
+            self._ddb.put_item(
+                TableName=self.name,
+                Item=_item(pk=run_pk(run_at), sk=RUN_SK, jobs_expected=shards, started_at=started_at),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def shard_done(self, run_at: str, shard: int) -> RunTally | None:
+        """Add the shard to the run's set of done shards (a set: a shard counted twice counts once)."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self.name,
+                Key=_item(pk=run_pk(run_at), sk=RUN_SK),
+                UpdateExpression="ADD shards :shard",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_item(**{":shard": {str(shard)}}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None  # a job of a run the scheduler never recorded
+            raise
+        run = _plain(response["Attributes"])
+        return RunTally(
+            shards_done=len(run["shards"]),
+            shards_expected=int(run["jobs_expected"]),
+            started_at=run["started_at"],
+            completed_at=run.get("completed_at"),
+        )
+
+    def complete_run(self, run_at: str, completed_at: str) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.name,
+                Key=_item(pk=run_pk(run_at), sk=RUN_SK),
+                UpdateExpression="SET completed_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(completed_at)",
+                ExpressionAttributeValues=_item(**{":at": completed_at}),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     # -- plumbing ----------------------------------------------------------------
 

@@ -8,6 +8,11 @@ from its stored events and documents and commits the difference in one
 transaction, guarded by the agreement's revision: two generators on the same
 agreement (a redelivered job, an overlapping run) serialize, and a period is
 never issued twice.
+
+The run's progress is counted per shard: the scheduler records how many shards
+the run has, the generator that finishes a shard's last page counts it (once,
+however often the page is delivered), and the one that counts the last shard
+marks the run complete (once): only then is the run reported done.
 """
 
 import json
@@ -20,7 +25,7 @@ from billing.domain.agreements import fold, parse_event
 from billing.domain.billing_events import BillingEvent, document_issued, iso_instant
 from billing.domain.engine import Document, bill, local_date, midnight_utc, next_bill_date
 from billing.domain.errors import BadInput
-from billing.ports import AgreementStore, BillingView, StaleState
+from billing.ports import AgreementStore, BillingView, RunLedger, StaleState
 
 AGREEMENTS_PER_JOB = 25
 DUE_PAGE = 500  # due-index items one shard job reads before handing on a continuation
@@ -67,6 +72,32 @@ class DuePage:
 def shard_jobs(shards: int, run_at: datetime) -> list[ShardJob]:
     """The daily run's fan-out: one job per due-index shard, read in parallel by the generators."""
     return [ShardJob(run_at, shard) for shard in range(shards)]
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted:
+    run_at: datetime
+    duration_ms: int
+
+
+def start_run(runs: RunLedger, jobs: list[ShardJob], now: datetime) -> None:
+    """Record the run's shard count and start before its jobs go out."""
+    run_at = {job.run_at for job in jobs}
+    if len(run_at) != 1:
+        raise ValueError("one run's shard jobs share one run instant")
+    runs.start_run(iso_instant(run_at.pop()), len(jobs), iso_instant(now))
+
+
+def finish_shard(runs: RunLedger, job: ShardJob, now: datetime) -> RunCompleted | None:
+    """Count the job's shard as done (after its last page); the run when this completed it, else None."""
+    run_at = iso_instant(job.run_at)
+    tally = runs.shard_done(run_at, job.shard)
+    if tally is None or tally.completed_at is not None or tally.shards_done < tally.shards_expected:
+        return None
+    if not runs.complete_run(run_at, iso_instant(now)):
+        return None  # another generator counted the last shard at the same time and completed it
+    started = datetime.fromisoformat(tally.started_at.replace("Z", "+00:00"))
+    return RunCompleted(job.run_at, max(0, int((now - started).total_seconds() * 1000)))
 
 
 def read_due_page(table: AgreementStore, job: ShardJob) -> DuePage:
