@@ -484,6 +484,11 @@ GAPS = [
         "invalid_field",
     ),
     ("message larger than MAX_EVENT_BYTES", _set(("data", "note"), "x" * MAX_EVENT_BYTES), "too_large"),
+    (
+        "string with a lone surrogate",
+        _set(("data", "customer_email"), "ana\ud800@example.com"),
+        "invalid_field",
+    ),
 ]
 
 

@@ -114,7 +114,8 @@ _GAPS = (
     f"{MAX_EVENT_BYTES} bytes of UTF-8 JSON without duplicate keys; integers are "
     "written without a fraction (JSON Schema counts 1.0 as an integer, the parser refuses it); "
     "identifiers are printable in the sense of Unicode (the schema refuses control characters "
-    "only); a time zone name is in the tz database; and the rules that need the agreement's "
+    "only); strings are Unicode text (a lone surrogate escape such as \\ud800 is refused); a "
+    "time zone name is in the tz database; and the rules that need the agreement's "
     "state: an id or version seen before with other content is a conflict, an amendment must "
     "keep the currency and interval."
 )

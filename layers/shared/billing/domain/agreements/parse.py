@@ -69,8 +69,11 @@ def _decode(raw: str | bytes | bytearray | memoryview) -> str:
     if isinstance(raw, str):
         try:
             size = len(raw.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise BadInput("invalid_json", "not encodable as UTF-8") from None
+        except UnicodeEncodeError as exc:
+            point = f"U+{ord(raw[exc.start]):04X}"
+            raise BadInput(
+                "invalid_json", f"not encodable as UTF-8: a lone surrogate ({point}) at index {exc.start}"
+            ) from None
         if size > MAX_EVENT_BYTES:
             raise BadInput("too_large", f"{size} bytes, more than {MAX_EVENT_BYTES}")
         return raw
