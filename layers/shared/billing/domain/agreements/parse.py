@@ -27,6 +27,7 @@ from .model import (
 )
 from .rules import check_named
 from .shapes import (
+    CE_KNOWN,
     CLOUDEVENT,
     DATA,
     DATE_RE,
@@ -252,25 +253,25 @@ def _const(kind: Const, value: Any, field: str) -> str:
 
 def read_value(kind: Kind, value: Any, field: str) -> Any:
     """Check a present (not null) `value` against `kind`; returns it as the model holds it."""
-    match kind:
-        case Text() | Choice() | Pattern():
-            return _string(kind, value, field)
+    match kind:  # the most frequent kinds first
         case Identifier():
             return _identifier(kind, value, field)
         case Integer():
             return _integer(kind, value, field)
+        case Text() | Choice() | Pattern():
+            return _string(kind, value, field)
         case LocalDate():
             return _local_date(kind, value, field)
-        case Timestamp():
-            return _timestamp(value, field)
         case Named():
             text = _text(value, field)
             check_named(kind.rule, text, field)
             return text
-        case Const():
-            return _const(kind, value, field)
         case Obj():
             return _object(kind, value, field)
+        case Timestamp():
+            return _timestamp(value, field)
+        case Const():
+            return _const(kind, value, field)
 
 
 def _field(spec: Field, obj: Mapping[str, Any], field: str) -> Any:
@@ -297,7 +298,7 @@ def _envelope(obj: Mapping[str, Any]) -> dict[str, Any]:
     if CLOUDEVENT.binary in obj:
         raise BadInput("invalid_field", "data must be a JSON object, not data_base64", CLOUDEVENT.binary)
     for key, value in obj.items():
-        if key in CLOUDEVENT.known:
+        if key in CE_KNOWN:
             continue
         if not isinstance(key, str) or not CLOUDEVENT.extension_name.fullmatch(key):
             raise BadInput(
@@ -309,6 +310,9 @@ def _envelope(obj: Mapping[str, Any]) -> dict[str, Any]:
                 "invalid_field", f"an extension attribute is a string, integer or boolean, not {got}", key
             )
     return attributes
+
+
+_PAYLOADS: Final = {type_: Field(CLOUDEVENT.payload, shape) for type_, shape in DATA.items()}
 
 
 def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
@@ -332,8 +336,7 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
         raise BadInput("not_cloudevent", f"a CloudEvent is a JSON object, got {json_type(obj)}")
     head = _envelope(obj)
     type_ = head[CLOUDEVENT.tag]
-    payload = Field(CLOUDEVENT.payload, DATA[type_])
-    data: dict[str, Any] = _field(payload, obj, payload.name)
+    data: dict[str, Any] = _field(_PAYLOADS[type_], obj, CLOUDEVENT.payload)
     return _record(type_, head["id"], head["time"], data)
 
 
