@@ -28,7 +28,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from billing.domain import agreements as agreements_module
 from billing.domain.agreements import (
     EVENT_TYPES,
     MAX_AMOUNT_MINOR,
@@ -45,6 +44,8 @@ from billing.domain.agreements import (
     known_timezones,
     parse_event,
 )
+from billing.domain.agreements.parse import read_value
+from billing.domain.agreements.shapes import CE_KNOWN, LOCAL_DATE, TIME_RE
 from billing.domain.billing_events import (
     CREDIT_NOTE_ISSUED,
     INVOICE_ISSUED,
@@ -303,7 +304,7 @@ def valid_events(draw) -> dict[str, Any]:
         "datacontenttype": draw(optional(MEDIA)),
         "data": draw(data_strategy(type_)),
     }
-    names = st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True).filter(lambda n: n not in contracts._CE_KNOWN)
+    names = st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True).filter(lambda n: n not in CE_KNOWN)
     values = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
     event |= draw(st.dictionaries(names, values, max_size=2))
     return strip_absent(event)
@@ -483,6 +484,11 @@ GAPS = [
         "invalid_field",
     ),
     ("message larger than MAX_EVENT_BYTES", _set(("data", "note"), "x" * MAX_EVENT_BYTES), "too_large"),
+    (
+        "string with a lone surrogate",
+        _set(("data", "customer_email"), "ana\ud800@example.com"),
+        "invalid_field",
+    ),
 ]
 
 
@@ -549,7 +555,7 @@ def test_local_date_pattern_accepts_exactly_what_the_parser_does():
             for day in range(33):
                 text = f"{year:04d}-{month:02d}-{day:02d}"
                 try:
-                    agreements_module._date({"d": text}, "d", "d")
+                    read_value(LOCAL_DATE, text, "d")
                     accepted = True
                 except BadInput:
                     accepted = False
@@ -576,7 +582,7 @@ def test_rfc3339_pattern_accepts_what_the_parser_does(text):
         published("agreement.created")["$defs"]["cloudevent"]["properties"]["time"]["pattern"]
     )
     try:
-        parsed = bool(agreements_module._TIME_RE.fullmatch(text)) and datetime.fromisoformat(text.upper())
+        parsed = bool(TIME_RE.fullmatch(text)) and datetime.fromisoformat(text.upper())
         accepted = bool(parsed)
     except ValueError:
         accepted = False

@@ -413,3 +413,45 @@ def test_deeply_nested_json_is_invalid_not_a_crash():
     with pytest.raises(BadInput) as info:
         parse_event("[" * 20_000 + "]" * 20_000)
     assert info.value.code in {"invalid_json", "not_cloudevent"}
+
+
+# A lone UTF-16 surrogate (a \ud800-\udfff escape not part of a pair) is not Unicode text: it
+# cannot be encoded as UTF-8, fingerprinted, stored or forwarded. JSON Schema cannot say so.
+LONE_SURROGATES = [
+    (("data", "customer_email"), "ana\ud800@example.com", "data.customer_email"),
+    (("data", "customer_id"), "cus-\udc00", "data.customer_id"),
+    (("source",), "urn:\ud800", "source"),
+    (("subject",), "\udfff", "subject"),
+    (("trace",), "\ud800", "trace"),  # an extension attribute
+    (("data", "note"), ["ok", "\ud800"], "data.note[1]"),  # a field the parser does not read
+    (("data", "plan", "memo\ud800"), 1, "data.plan.memo\\ud800"),  # in a key
+]
+
+
+@pytest.mark.parametrize(("path", "value", "field"), LONE_SURROGATES, ids=[f for *_, f in LONE_SURROGATES])
+def test_a_lone_surrogate_anywhere_is_bad_input_with_its_path(path, value, field):
+    raw = _mutate(C, list(path), value)
+    text = json.dumps(raw)  # ensure_ascii: the surrogate travels as an escape
+    assert "\\ud" in text
+    for form in (text, text.encode(), raw):
+        with pytest.raises(BadInput) as info:
+            parse_event(form)
+        exc = info.value
+        assert (exc.code, exc.field) == ("invalid_field", field), str(exc)
+        assert "lone surrogate (U+D" in str(exc)
+        str(exc).encode("utf-8")  # the reason itself is printable, storable text
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted():
+    raw = _mutate(C, ["data", "customer_id"], "cus-\U0001f600")
+    text = json.dumps(raw)
+    assert "\\ud83d\\ude00" in text
+    assert parse_event(text).customer_id == "cus-\U0001f600"
+    assert parse_event(text.encode()).customer_id == "cus-\U0001f600"
+
+
+def test_a_str_body_holding_a_surrogate_code_point_is_not_json_text():
+    with pytest.raises(BadInput) as info:
+        parse_event(json.dumps(C, ensure_ascii=False).replace("urn:example", "urn:\ud800"))
+    assert info.value.code == "invalid_json"
+    assert "lone surrogate (U+D800)" in str(info.value)

@@ -1,0 +1,287 @@
+"""The outbound JSON Schemas (billing events and the internal retry command), read from the
+builders' real output: the field names of each payload from `examples.samples()`, optional fields
+from building with and without them, kinds and sources from the constants, the id formats from
+``event_id``/``document_id``, the SNS message attributes from ``BillingEvent.attributes``."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from billing.domain.agreements import MAX_AMOUNT_MINOR
+from billing.domain.agreements.shapes import EVENT_ID, IDENTIFIER
+from billing.domain.billing_events import (
+    CREDIT_NOTE_ISSUED,
+    INVOICE_ISSUED,
+    PAYMENT_FAILED,
+    PAYMENT_RETRY_DUE,
+    PAYMENT_SUCCEEDED,
+    SOURCE,
+    BillingEvent,
+    event_id,
+)
+from billing.domain.engine import CREDIT_NOTE, INVOICE, Line, document_id
+
+from .common import DIALECT, GENERATED, INTERNAL_TYPES, prune_defs, ref, same_keys, schema_id
+from .examples import samples
+from .patterns import UTC_INSTANT, full
+from .schemas import currency_def, date_def, envelope_def, identifier_def
+
+__all__ = ["OUTBOUND_DESCRIPTIONS", "message_attributes", "outbound_schema"]
+
+
+def _document_id_pattern() -> str:
+    probe = document_id("probe", 1)
+    prefix = probe.rstrip("0123456789abcdef")
+    pattern = f"{re.escape(prefix)}[0-9a-f]{{{len(probe) - len(prefix)}}}"
+    if not prefix or not all(re.fullmatch(pattern, document_id(a, n)) for a, n in (("x", 2), ("agr-1", 99))):
+        raise ValueError(f"unexpected document id shape {probe!r}: teach contracts.py about it")
+    return pattern
+
+
+def _event_id_pattern() -> str:
+    version = uuid.UUID(event_id("probe")).version
+    return f"[0-9a-f]{{8}}-[0-9a-f]{{4}}-{version}[0-9a-f]{{3}}-[89ab][0-9a-f]{{3}}-[0-9a-f]{{12}}"
+
+
+def _line_amount() -> dict[str, Any]:
+    return {
+        "type": "integer",
+        "minimum": -MAX_AMOUNT_MINOR,
+        "maximum": MAX_AMOUNT_MINOR,
+        "not": {"const": 0},
+        "description": (
+            "What this document adds to the period (never 0): the period's amount under the state "
+            "known now minus what earlier documents issued for it; negative for a reduction."
+        ),
+    }
+
+
+def _document_fields(kind: str) -> dict[str, Any]:
+    total: dict[str, Any] = {"type": "integer", "description": "The sum of the lines' amount_minor."}
+    if kind == INVOICE:
+        total |= {"minimum": 0}
+    else:
+        total |= {"maximum": -1}
+    return {
+        "document_id": {
+            "type": "string",
+            "pattern": full(_document_id_pattern()),
+            "description": "Deterministic: the same agreement and sequence number give the same id.",
+        },
+        "kind": {"const": kind},
+        "agreement_id": ref("identifier"),
+        "issue_date": {
+            "allOf": [ref("date")],
+            "description": "The agreement's local date of the run that issued the document.",
+        },
+        "currency": ref("currency"),
+        "total_minor": total,
+        "lines": {
+            "type": "array",
+            "minItems": 1,
+            "items": ref("line"),
+            "description": "One line per period whose amount changed, ordered by period_start.",
+        },
+    }
+
+
+def _line_def() -> dict[str, Any]:
+    fields = {
+        "period_start": {"allOf": [ref("date")], "description": "First day of the period."},
+        "period_end": {"allOf": [ref("date")], "description": "Day after the last day of the period."},
+        "amount_minor": _line_amount(),
+    }
+    names = [f.name for f in dataclasses.fields(Line)]
+    written = list(samples().invoice.body["data"]["document"]["lines"][0])
+    if sorted(names) != sorted(written):
+        raise ValueError(f"Line fields {names} differ from Line.to_json() keys {written}")
+    same_keys("line", fields, written)
+    return {
+        "type": "object",
+        "description": "A period [period_start, period_end) and what this document charges for it.",
+        "required": written,
+        "properties": {n: fields[n] for n in written},
+    }
+
+
+def _object(
+    where: str, bodies: list[dict[str, Any]], fields: Mapping[str, Any], description: str
+) -> dict[str, Any]:
+    """An object schema whose properties are the keys the builders wrote (required: in every sample)."""
+    names: list[str] = []
+    for body in bodies:
+        names += [k for k in body if k not in names]
+    same_keys(where, fields, names)
+    required = [n for n in names if all(n in body for body in bodies)]
+    return {
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": {n: fields[n] for n in names},
+    }
+
+
+def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
+    bodies = [e.body["data"] for e in events]
+    identifier = ref("identifier")
+    document_id_schema = _document_fields(INVOICE)["document_id"]
+    if type_ in (INVOICE_ISSUED, CREDIT_NOTE_ISSUED):
+        kind = INVOICE if type_ == INVOICE_ISSUED else CREDIT_NOTE
+        document = _object(
+            "document",
+            [b["document"] for b in bodies],
+            _document_fields(kind),
+            "The document, exactly as `billing preview` prints it.",
+        )
+        fields = {"document": document, "customer_id": identifier, "payment_method": identifier}
+        return _object(type_, bodies, fields, "The issued document and whom it is for.")
+    if type_ in (PAYMENT_SUCCEEDED, PAYMENT_FAILED):
+        fields = {
+            "document_id": document_id_schema,
+            "agreement_id": identifier,
+            "amount_minor": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The invoice's total, in minor units (only invoices above 0 are charged).",
+            },
+            "currency": ref("currency"),
+            "attempts": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "How many charges were tried (soft declines are retried on a schedule).",
+            },
+            "reason": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Why the payment failed, as the gateway says it.",
+                "examples": ["insufficient_funds", "stolen_card"],
+            },
+        }
+        what = "succeeded" if type_ == PAYMENT_SUCCEEDED else "failed, for good"
+        return _object(type_, bodies, fields, f"The final outcome of charging one invoice: it {what}.")
+    if type_ == PAYMENT_RETRY_DUE:
+        fields = {
+            "agreement_id": identifier,
+            "document_id": document_id_schema,
+            "attempt": {
+                "type": "integer",
+                "minimum": 2,
+                "description": "The attempt now due (the first attempt is the invoice itself).",
+            },
+        }
+        return _object(type_, bodies, fields, "A soft-declined charge is due again.")
+    raise KeyError(type_)
+
+
+OUTBOUND_DESCRIPTIONS = {
+    INVOICE_ISSUED: (
+        "A document with a total ≥ 0 was issued. Chargeable (total > 0) invoices are charged to the "
+        "payment method; a zero-total invoice (an adjustment that nets out) is not."
+    ),
+    CREDIT_NOTE_ISSUED: "A document with a total < 0 was issued (published, never charged or refunded here).",
+    PAYMENT_SUCCEEDED: "The gateway took the invoice's total.",
+    PAYMENT_FAILED: (
+        "The invoice could not be charged: a hard decline at once, or a soft decline after its retries."
+    ),
+    PAYMENT_RETRY_DUE: (
+        "INTERNAL: the daily run's command to the payment queue; not published on BillingTopic and "
+        "not part of the public contract."
+    ),
+}
+
+
+def outbound_schema(type_: str) -> dict[str, Any]:
+    events = samples().of_type(type_)
+    if not events:
+        raise KeyError(f"{type_}: build a sample of it in contracts.samples() (its fields are read from it)")
+    data = _outbound_data(type_, events)
+    envelope = {
+        "id": {
+            "type": "string",
+            "format": "uuid",
+            "pattern": full(_event_id_pattern()),
+            "description": (
+                "Deterministic (a UUIDv5 of what the event is about): a re-send, a replay or a retried "
+                "write carries the same id, so consumers deduplicate on it."
+            ),
+        },
+        "source": {"const": SOURCE},
+        "type": {"const": type_},
+        "time": {
+            "type": "string",
+            "format": "date-time",
+            "pattern": full(UTC_INSTANT),
+            "description": "When it was recorded, UTC, to the second.",
+        },
+        "subject": {
+            "allOf": [ref("identifier")],
+            "description": "The agreement_id the event is about (SNS attribute agreement_id too).",
+        },
+        "datacontenttype": {"const": "application/json"},
+        "data": data,
+    }
+    names = [k for k in events[0].body if k != "specversion"]
+    same_keys(type_, envelope, names)
+    defs = {
+        "cloudevent": envelope_def(),
+        "eventId": identifier_def(EVENT_ID, "Unique per event"),
+        "identifier": identifier_def(IDENTIFIER, "An identifier"),
+        "date": date_def(),
+        "currency": currency_def(),
+        "line": _line_def(),
+    }
+    schema: dict[str, Any] = {
+        "$schema": DIALECT,
+        "$id": schema_id(type_),
+        "$comment": GENERATED,
+        "title": type_,
+        "description": (
+            f"{OUTBOUND_DESCRIPTIONS[type_]} Delivered at least once, in no particular order; "
+            "deduplicate on `id`. Fields may be added to `data` without a new type: ignore the ones "
+            "you do not know."
+        ),
+        "allOf": [ref("cloudevent")],
+        "type": "object",
+        "required": [k for k in events[0].body if all(k in e.body for e in events)],
+        "properties": {"specversion": {"const": "1.0"}, **{k: envelope[k] for k in names}},
+        "examples": [events[0].body],
+        "$defs": defs,
+    }
+    if type_ in INTERNAL_TYPES:
+        schema["x-internal"] = True
+    return prune_defs(schema)
+
+
+def message_attributes(type_: str) -> dict[str, Any]:
+    """The SNS message attributes of a billing event type, as a schema (values seen in the samples)."""
+    events = samples().of_type(type_)
+    seen = [e.attributes for e in events]
+    names: list[str] = []
+    for attrs in seen:
+        names += [k for k in attrs if k not in names]
+    properties: dict[str, Any] = {}
+    for name in names:
+        values = sorted({attrs[name] for attrs in seen if name in attrs})
+        if name == "agreement_id":
+            properties[name] = {
+                "type": "string",
+                "description": "The agreement the event is about (its subject).",
+            }
+        elif len(values) == 1:
+            properties[name] = {"type": "string", "const": values[0]}
+        else:
+            properties[name] = {"type": "string", "enum": values}
+    if "chargeable" in properties:
+        properties["chargeable"]["description"] = (
+            '"true" for an invoice with a total above 0 (the payment queue\'s filter), else "false".'
+        )
+    return {
+        "type": "object",
+        "description": "SNS message attributes (DataType String): what subscription filter policies match.",
+        "required": [n for n in names if all(n in attrs for attrs in seen)],
+        "properties": properties,
+    }
