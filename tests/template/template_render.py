@@ -70,7 +70,7 @@ def translate(template: Mapping[str, Any], parameters: Mapping[str, Any] | None 
 
 def render(path: Path = TEMPLATE, parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """template.yaml -> plain CloudFormation (no Fn::ForEach, no AWS::Serverless resources)."""
-    from billing_local.language_extensions import expand
+    from billing_local.cfn.language_extensions import expand
 
     return translate(expand(load(path), parameters), parameters)
 

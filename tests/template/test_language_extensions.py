@@ -1,4 +1,4 @@
-"""billing_local.language_extensions.expand: Fn::ForEach & co. expanded as CloudFormation does."""
+"""billing_local.cfn.language_extensions.expand: Fn::ForEach & co. expanded as CloudFormation does."""
 
 import copy
 import json
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import template_render
 
-from billing_local.language_extensions import LanguageExtensionsError, expand, uses_language_extensions
+from billing_local.cfn.language_extensions import LanguageExtensionsError, expand, uses_language_extensions
 
 
 def tpl(resources: dict[str, Any], **sections: Any) -> dict[str, Any]:
