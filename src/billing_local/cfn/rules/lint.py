@@ -63,3 +63,10 @@ class CheckRule:
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         return matches(cfn, type(self).check)
+
+
+def problems(rule: Any, template: Template, filename: str | None = None) -> list[str]:
+    """The messages of one cfn-lint rule on a template dict (as cfn-lint would report them)."""
+    from cfnlint.template import Template as LintTemplate
+
+    return [match.message for match in rule.match(LintTemplate(filename, template))]
