@@ -99,6 +99,7 @@ from billing.domain.errors import BadInput
 from billing.domain.periods import INTERVALS
 from billing_local.cfn.language_extensions import expand
 from billing_local.cfn.loader import load_yaml
+from billing_local.cfn.references import references
 
 __all__ = [
     "ASYNCAPI_PATH",
@@ -1066,23 +1067,7 @@ def message_attributes(type_: str) -> dict[str, Any]:
 
 def _refs(node: Any) -> set[str]:
     """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${Name} in Fn::Sub)."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                found.add(str(value[0] if isinstance(value, list) else value).split(".")[0])
-            elif key == "Fn::Sub":
-                text = value[0] if isinstance(value, list) else value
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text))}
-                found |= _refs(value[1] if isinstance(value, list) else None)
-            else:
-                found |= _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _refs(item)
-    return {name for name in found if not name.startswith("AWS::")}
+    return {name for name in references(node) if not name.startswith("AWS::")}
 
 
 def _one_ref(node: Any, where: str) -> str:
