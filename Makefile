@@ -44,8 +44,8 @@ lint: setup  ## ruff
 typecheck: setup  ## mypy, strict on the layer package
 	$(VENV_BIN)/mypy
 
-template-checks: setup sam-validate sam-build  ## cfn-lint (+ serverless rules), sam validate --lint, sam build, arm64 proof
-	$(VENV_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+template-checks: setup sam-validate sam-build  ## cfn-lint (+ serverless rules, + the project's E9xxx rules), sam validate --lint, sam build, arm64 proof
+	$(VENV_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --append-rules src/billing_local/cfn/rules -- template.yaml
 	$(PY) scripts/check_build.py
 
 # The four validations run concurrently (each is ~10 s of mostly single-threaded cfn-lint);
@@ -70,7 +70,7 @@ security: setup  ## bandit on the code, checkov on the rendered template
 	@# Local tooling (never deployed): seeded PRNGs (B311), moto's fake credentials (B105/B106) and
 	@# internal invariants (B101) are expected there; every other check applies.
 	$(VENV_BIN)/bandit -q -r src -c pyproject.toml --skip B101,B311,B105,B106
-	$(PY) tests/template/template_render.py --out .aws-sam/rendered/template.json
+	$(PY) -m billing_local.cfn.render --out .aws-sam/rendered/template.json
 	$(CHECKOV) --quiet --compact -f .aws-sam/rendered/template.json --framework cloudformation
 
 pytest: setup  ## unit, integration (moto), template rules, end to end on the embedded AWS

@@ -124,7 +124,7 @@ def load_built_template(build_dir: Path) -> dict[str, Any]:
 
     template = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
     try:
-        from billing_local.language_extensions import expand
+        from billing_local.cfn.language_extensions import expand
     except ImportError:  # pragma: no cover - the venv installs billing_local
         return dict(template)
     return expand(template)

@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from billing_local.runtime.template import load_yaml
+from billing_local.cfn.loader import load_yaml
+from billing_local.cfn.parameters import samconfig_overrides
 
 SSM_DEFAULT_KEY = "alias/aws/ssm"
 BROKEN_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
@@ -52,17 +53,12 @@ def target_from_samconfig(root: Path, stack: str, region: str | None) -> Target:
     """The stage of samconfig.toml that deploys `stack` (its overrides over the template defaults)."""
     config = tomllib.loads((root / "samconfig.toml").read_text())
     parameters = template_defaults(root / "template.yaml")
-    for env in config.values():
-        if not isinstance(env, dict):
-            continue  # `version = 0.1`
-        globals_ = env.get("global", {}).get("parameters", {})
-        if globals_.get("stack_name") != stack:
-            continue
-        region = region or globals_.get("region")
-        for override in env.get("deploy", {}).get("parameters", {}).get("parameter_overrides", []):
-            key, _, value = override.partition("=")
-            parameters[key] = value
-        break
+    for env, sections in config.items():
+        globals_ = sections.get("global", {}).get("parameters", {}) if isinstance(sections, dict) else {}
+        if globals_.get("stack_name") == stack:
+            region = region or globals_.get("region")
+            parameters |= samconfig_overrides(root / "samconfig.toml", env)
+            break
     if region is None:
         raise ValueError(f"{stack!r} is not a stack of samconfig.toml: pass --region")
     return Target(stack, region, parameters)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from billing_local.language_extensions import expand
-from billing_local.runtime.template import load_yaml
+from billing_local.cfn.language_extensions import expand
+from billing_local.cfn.loader import load_yaml
+from billing_local.cfn.references import references
 
 from .common import REPO
 
@@ -19,23 +19,7 @@ __all__ = ["Subscription", "Wiring", "matches", "one_ref", "project_version", "r
 
 def refs(node: Any) -> set[str]:
     """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${Name} in Fn::Sub)."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                found.add(str(value[0] if isinstance(value, list) else value).split(".")[0])
-            elif key == "Fn::Sub":
-                text = value[0] if isinstance(value, list) else value
-                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text))}
-                found |= refs(value[1] if isinstance(value, list) else None)
-            else:
-                found |= refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= refs(item)
-    return {name for name in found if not name.startswith("AWS::")}
+    return {name for name in references(node) if not name.startswith("AWS::")}
 
 
 def one_ref(node: Any, where: str) -> str:

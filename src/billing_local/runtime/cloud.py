@@ -21,14 +21,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from billing_local.cfn.intrinsics import ACCOUNT_ID, Resolver, TemplateError, effective_parameters
+from billing_local.cfn.sam import TranslatedTemplate, translate
+
 from . import moto_patches
 from .clock import VirtualClock, iso_z
 from .instrumentation import ApiHook, Faults, RequestKey, mark_internal
-from .intrinsics import ACCOUNT_ID, Resolver, TemplateError, effective_parameters
 from .lambdas import HANDLER_STDOUT, LambdaFunction, LogCapture
 from .pollers import SqsPoller, StreamPoller
 from .schedules import Schedule
-from .template import TranslatedTemplate, translate
 
 #: Errors of the Lambda Invoke API itself (the scheduler retries those, then uses its DLQ).
 INVOKE_API_ERRORS = frozenset(

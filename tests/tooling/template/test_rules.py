@@ -1,12 +1,33 @@
-"""Every rule holds on the real template, and fails on a deliberately broken copy of it."""
+"""Every rule holds on the real template, and fails on a deliberately broken copy of it.
+
+The rules are cfn-lint custom rules (billing_local/cfn/rules, ids E9xxx), found here the way
+`cfn-lint --append-rules` finds them and run on the broken copies through their ``match``.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import template_rules as rules
+from cfnlint.helpers import create_rules, load_plugins
+
+from billing_local.cfn.rules import deploy, observability, security, wiring
+from billing_local.cfn.rules import model as rules
+from billing_local.cfn.rules.lint import problems
 
 Template = dict[str, Any]
+RULES_DIR = wiring.__file__.rsplit("/", 1)[0]
+RULES = {
+    rule.check.__name__: rule for module in (wiring, observability, security) for rule in create_rules(module)
+}
+
+
+def test_cfn_lint_finds_every_rule_in_the_folder() -> None:
+    loaded = load_plugins(RULES_DIR)
+    ids = [rule.id for rule in loaded]
+    deploy_rules = {rule.check.__name__ for rule in create_rules(deploy)}
+    assert len(ids) == len(set(ids)) == len(RULES) + len(deploy_rules)
+    assert all(rule_id.startswith("E9") for rule_id in ids)
+    assert {rule.check.__name__ for rule in loaded} == set(RULES) | deploy_rules
 
 
 def res(template: Template, logical_id: str) -> dict[str, Any]:
@@ -44,14 +65,14 @@ def stream_mapping(template: Template) -> str:
     )
 
 
-@pytest.mark.parametrize("name", sorted(rules.RULES))
+@pytest.mark.parametrize("name", sorted(RULES))
 def test_rule_holds_on_the_template(rendered: Template, name: str) -> None:
-    assert rules.RULES[name](rendered) == []
+    assert problems(RULES[name], rendered) == []
 
 
-@pytest.mark.parametrize("name", sorted(rules.RULES))
+@pytest.mark.parametrize("name", sorted(RULES))
 def test_rule_holds_with_prod_parameters(rendered_prod: Template, name: str) -> None:
-    assert rules.RULES[name](rendered_prod) == []
+    assert problems(RULES[name], rendered_prod) == []
 
 
 # (rule, how to break the template, a fragment the rule's message must name)
@@ -215,13 +236,13 @@ def test_rule_fails_on_a_broken_copy(
     rendered: Template, name: str, breakage: Callable[[Template], None], expected: str
 ) -> None:
     breakage(rendered)
-    problems = rules.RULES[name](rendered)
-    assert problems, f"{name} did not notice the breakage"
-    assert any(expected in problem for problem in problems), problems
+    found = problems(RULES[name], rendered)
+    assert found, f"{name} did not notice the breakage"
+    assert any(expected in problem for problem in found), found
 
 
 def test_every_rule_is_proven_able_to_fail() -> None:
-    assert {name for name, _, _ in BREAKAGES} == set(rules.RULES)
+    assert {name for name, _, _ in BREAKAGES} == set(RULES)
 
 
 def test_dead_letter_queues_are_found_by_use_not_by_name(rendered: Template) -> None:

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import template_render
-import template_rules as rules
+
+from billing_local.cfn import ROOT
+from billing_local.cfn.rules import model as rules
+from billing_local.cfn.sam import CODE_BUCKET
 
 Template = dict[str, Any]
-ROOT = template_render.ROOT
 
 FUNCTIONS = {
     "AgreementProjectorFunction": ("agreement_projector", {"BILLING_TABLE", "DEAD_LETTER_QUEUE_URL"}),
@@ -81,7 +82,7 @@ def test_exactly_the_documented_functions(rendered: Template) -> None:
 def test_function_code_and_environment(rendered: Template, function: str) -> None:
     folder, variables = FUNCTIONS[function]
     p = res(rendered, function)
-    assert p["Code"] == {"S3Bucket": template_render.CODE_BUCKET, "S3Key": f"functions/{folder}"}
+    assert p["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": f"functions/{folder}"}
     assert (ROOT / "functions" / folder / "app.py").is_file()
     assert p["Handler"] == "app.handler"
     assert set(env(rendered, function)) == GLOBAL_ENV | variables

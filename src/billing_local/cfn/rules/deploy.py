@@ -1,13 +1,25 @@
-"""Rules for what only a real deploy (or its first weeks) would reveal.
+"""Deploy rules (E93xx): what only a real deploy (or its first weeks) would reveal -- principals
+that may not exist, unconditional e-mail subscriptions, a cross-account publisher without a key
+grant, metrics shared between stacks, stateful resources deleted with the stack, traced topics
+without an X-Ray policy, KMS used outside the data services."""
 
-Each returns the problems it finds in the rendered template (ForEach expanded, SAM translated);
-an empty list means the rule holds.
-"""
+from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from template_rules import Template, as_list, iam_statements, props, resources, target_id
+from cfnlint.rules import CloudFormationLintRule
+
+from billing_local.cfn.rules.lint import CheckRule
+from billing_local.cfn.rules.model import (
+    Template,
+    as_list,
+    iam_statements,
+    props,
+    resources,
+    statements,
+    target_id,
+)
 
 RESOURCE_POLICIES = {
     "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -16,24 +28,6 @@ RESOURCE_POLICIES = {
     "AWS::KMS::Key": "KeyPolicy",
 }
 STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key")
-
-
-def branches(node: Any) -> Iterator[Any]:
-    """Every value a node can take: both sides of each Fn::If, AWS::NoValue dropped."""
-    if isinstance(node, dict) and set(node) == {"Fn::If"}:
-        _, when_true, when_false = node["Fn::If"]
-        yield from branches(when_true)
-        yield from branches(when_false)
-    elif node != {"Ref": "AWS::NoValue"}:
-        yield node
-
-
-def statements(document: Any) -> Iterator[dict[str, Any]]:
-    """The statements of a policy document, across conditional branches."""
-    for doc in branches(document):
-        for listed in branches((doc or {}).get("Statement")):
-            for statement in as_list(listed):
-                yield from (s for s in branches(statement) if isinstance(s, dict))
 
 
 def resource_policy_statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -88,7 +82,8 @@ def publishers_without_key_grant(template: Template) -> list[str]:
             publisher = _principal_arn_condition(statement)
             if statement.get("Effect") != "Allow" or publisher is None:
                 continue
-            for topic_id in {target_id(t) for t in as_list(props(policy).get("Topics"))} & set(topics):
+            named = {target_id(t) for t in as_list(props(policy).get("Topics"))}
+            for topic_id in sorted(t for t in named if t in topics):
                 key_id = target_id(props(topics[topic_id]).get("KmsMasterKeyId"))
                 key = resources(template, "AWS::KMS::Key").get(key_id or "")
                 if key is None:
@@ -174,15 +169,57 @@ def kms_grants_without_via_service(template: Template) -> list[str]:
     return problems
 
 
-DEPLOY_RULES = {
-    rule.__name__: rule
-    for rule in (
-        principals_that_may_not_exist,
-        email_subscriptions_without_condition,
-        publishers_without_key_grant,
-        metrics_not_per_stack,
-        stateful_resources_not_retained,
-        traced_topics_without_xray_policy,
-        kms_grants_without_via_service,
-    )
-}
+class PrincipalsExist(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9301"
+    shortdesc = "Resource policy principal that may not exist"
+    description = "A resource policy names as AWS principal only *, the account root or a stack role"
+    tags = ("iam",)
+    check = staticmethod(principals_that_may_not_exist)
+
+
+class EmailSubscriptionCondition(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9302"
+    shortdesc = "E-mail subscription without a condition"
+    description = "An e-mail subscription to a parameter's address exists only when the address is set"
+    tags = ("sns",)
+    check = staticmethod(email_subscriptions_without_condition)
+
+
+class PublisherKeyGrant(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9303"
+    shortdesc = "Publisher without a KMS grant"
+    description = "A publisher allowed on an encrypted topic may use its KMS key through SNS"
+    tags = ("sns", "kms")
+    check = staticmethod(publishers_without_key_grant)
+
+
+class MetricsPerStack(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9304"
+    shortdesc = "Metric namespace not per stack"
+    description = "Custom metric namespaces are per stack (${AWS::StackName})"
+    tags = ("cloudwatch",)
+    check = staticmethod(metrics_not_per_stack)
+
+
+class StatefulRetained(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9305"
+    shortdesc = "Stateful resource not retained"
+    description = "Tables, buckets and keys are retained on stack deletion and replacement"
+    tags = ("dynamodb", "s3", "kms")
+    check = staticmethod(stateful_resources_not_retained)
+
+
+class TracedTopicXRayPolicy(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9306"
+    shortdesc = "Traced topic without an X-Ray resource policy"
+    description = "A topic with active tracing has a per-stack X-Ray resource policy for SNS"
+    tags = ("sns", "xray")
+    check = staticmethod(traced_topics_without_xray_policy)
+
+
+class KmsViaService(CheckRule, CloudFormationLintRule):  # type: ignore[misc]
+    id = "E9307"
+    shortdesc = "KMS grant without kms:ViaService"
+    description = "A role uses a KMS key only through the AWS service holding the data (kms:ViaService)"
+    tags = ("kms", "iam")
+    check = staticmethod(kms_grants_without_via_service)

@@ -1,4 +1,4 @@
-"""billing_local.language_extensions.expand: Fn::ForEach & co. expanded as CloudFormation does."""
+"""billing_local.cfn.language_extensions.expand: Fn::ForEach & co. expanded as CloudFormation does."""
 
 import copy
 import json
@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import template_render
 
-from billing_local.language_extensions import LanguageExtensionsError, expand, uses_language_extensions
+from billing_local.cfn import TEMPLATE
+from billing_local.cfn.language_extensions import LanguageExtensionsError, expand, uses_language_extensions
 
 
 def tpl(resources: dict[str, Any], **sections: Any) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def test_agrees_with_cfn_lints_own_implementation(raw_template: dict[str, Any]) 
     from cfnlint.template import Template
     from cfnlint.template.transforms._language_extensions import language_extension
 
-    path = Path(template_render.TEMPLATE)
+    path = Path(TEMPLATE)
     decoded, problems = decode(str(path))
     assert not problems
     matches, theirs = language_extension(Template(str(path), decoded, ["us-east-1"]))

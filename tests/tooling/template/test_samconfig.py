@@ -5,21 +5,20 @@ at deploy time, so the template's AllowedValues/AllowedPattern/MinValue are chec
 """
 
 import re
-import shlex
 import tomllib
 from typing import Any
 
 import pytest
-import template_render
 
-CONFIG = tomllib.loads((template_render.ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+from billing_local.cfn import ROOT
+from billing_local.cfn.parameters import samconfig_overrides
+
+CONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
 ENVIRONMENTS = ["default", "dev", "staging", "prod"]
 
 
 def overrides(env: str) -> dict[str, str]:
-    raw = CONFIG[env]["deploy"]["parameters"]["parameter_overrides"]
-    items = raw if isinstance(raw, list) else shlex.split(raw)
-    return dict(item.split("=", 1) for item in items)
+    return samconfig_overrides(ROOT / "samconfig.toml", env)
 
 
 def test_the_four_environments_exist() -> None:

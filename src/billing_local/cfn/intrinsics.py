@@ -1,10 +1,23 @@
-"""CloudFormation intrinsic functions, conditions, mappings and parameters."""
+"""The intrinsic resolver: CloudFormation functions, conditions, mappings, parameters, pseudo parameters."""
 
 import base64
 import json
 import re
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+from .parameters import TemplateError, effective_parameters
+from .references import SUB_VARIABLE, references
+
+__all__ = [
+    "ACCOUNT_ID",
+    "NO_VALUE",
+    "Resolver",
+    "TemplateError",
+    "effective_parameters",
+    "references",
+    "stringify",
+]
 
 ACCOUNT_ID = "123456789012"
 
@@ -15,68 +28,6 @@ class _NoValue:
 
 
 NO_VALUE: Any = _NoValue()
-
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-
-
-class TemplateError(ValueError):
-    """The template uses something the local runtime cannot resolve."""
-
-
-def effective_parameters(declared: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-    """Parameter values: overrides, else defaults; typed like CloudFormation does for Ref."""
-    unknown = set(overrides) - set(declared)
-    if unknown:
-        raise TemplateError(f"unknown parameters: {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for name, spec in declared.items():
-        spec = spec or {}
-        if name in overrides:
-            raw: Any = overrides[name]
-        elif "Default" in spec:
-            raw = spec["Default"]
-        else:
-            raise TemplateError(f"parameter {name} has no default and no value was given")
-        allowed = spec.get("AllowedValues")
-        if allowed is not None and str(raw) not in [str(a) for a in allowed]:
-            raise TemplateError(f"parameter {name}={raw!r} not in AllowedValues {allowed}")
-        ptype = str(spec.get("Type", "String"))
-        if ptype == "CommaDelimitedList" or ptype.startswith("List<"):
-            values[name] = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",")]
-        else:
-            values[name] = str(raw) if not isinstance(raw, bool) else str(raw).lower()
-    return values
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids (and parameter names) mentioned by Ref, GetAtt and Sub inside a value."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1:
-                ((key, arg),) = node.items()
-                if key == "Ref" and isinstance(arg, str):
-                    found.add(arg)
-                elif key == "Fn::GetAtt":
-                    target = arg.split(".", 1)[0] if isinstance(arg, str) else arg[0]
-                    found.add(str(target))
-                elif key == "Fn::Sub":
-                    text = arg if isinstance(arg, str) else arg[0]
-                    local = set() if isinstance(arg, str) else set(arg[1])
-                    for name in _SUB_VARIABLE.findall(text):
-                        if not name.startswith("!"):
-                            head = name.split(".", 1)[0]
-                            if head not in local:
-                                found.add(head)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(value)
-    return found
 
 
 class Resolver:
@@ -194,20 +145,20 @@ class Resolver:
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
             if name in local:
-                return _stringify(local[name])
+                return stringify(local[name])
             if name in self.pseudo or name in self.parameters:
-                return _stringify(self._fn_ref(name))
+                return stringify(self._fn_ref(name))
             if "." in name:
                 logical_id, attribute = name.split(".", 1)
-                return _stringify(self._get_att(logical_id, attribute))
-            return _stringify(self._ref(name))
+                return stringify(self._get_att(logical_id, attribute))
+            return stringify(self._ref(name))
 
-        return _SUB_VARIABLE.sub(substitute, text)
+        return SUB_VARIABLE.sub(substitute, text)
 
     def _fn_join(self, arg: Any) -> str:
         delimiter, items = arg
         values = self.resolve(items)
-        return str(self.resolve(delimiter)).join(_stringify(v) for v in values)
+        return str(self.resolve(delimiter)).join(stringify(v) for v in values)
 
     def _fn_select(self, arg: Any) -> Any:
         index, items = self.resolve(arg[0]), self.resolve(arg[1])
@@ -223,7 +174,7 @@ class Resolver:
 
     def _fn_equals(self, arg: Any) -> bool:
         left, right = (self.resolve(v) for v in arg)
-        return _stringify(left) == _stringify(right)
+        return stringify(left) == stringify(right)
 
     def _fn_not(self, arg: Any) -> bool:
         return not self._eval_condition(arg[0])
@@ -240,7 +191,7 @@ class Resolver:
     def _fn_find_in_map(self, arg: Any) -> Any:
         name, top, second = (self.resolve(v) for v in arg[:3])
         try:
-            return self.mappings[name][_stringify(top)][_stringify(second)]
+            return self.mappings[name][stringify(top)][stringify(second)]
         except KeyError:
             if len(arg) > 3 and isinstance(arg[3], dict) and "DefaultValue" in arg[3]:
                 return self.resolve(arg[3]["DefaultValue"])
@@ -285,7 +236,7 @@ class Resolver:
     }
 
 
-def _stringify(value: Any) -> str:
+def stringify(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (dict, list)):

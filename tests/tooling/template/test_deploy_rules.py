@@ -3,10 +3,16 @@
 from collections.abc import Callable
 from typing import Any
 
-import deploy_rules as rules
 import pytest
+from cfnlint.helpers import create_rules
+
+from billing_local.cfn import render
+from billing_local.cfn.rules import deploy
+from billing_local.cfn.rules import model as rules
+from billing_local.cfn.rules.lint import problems
 
 Template = dict[str, Any]
+DEPLOY_RULES = {rule.check.__name__: rule for rule in create_rules(deploy)}
 
 
 def _statement(template: Template, logical_id: str, field: str, sid: str) -> dict[str, Any]:
@@ -73,13 +79,13 @@ BREAKAGES: list[tuple[str, Callable[[Template], None]]] = [
 
 
 def test_every_rule_has_a_breakage() -> None:
-    assert {name for name, _ in BREAKAGES} == set(rules.DEPLOY_RULES)
+    assert {name for name, _ in BREAKAGES} == set(DEPLOY_RULES)
 
 
-@pytest.mark.parametrize("name", sorted(rules.DEPLOY_RULES))
+@pytest.mark.parametrize("name", sorted(DEPLOY_RULES))
 def test_rule_holds_on_the_template(name: str, rendered: Template, rendered_prod: Template) -> None:
-    assert rules.DEPLOY_RULES[name](rendered) == []
-    assert rules.DEPLOY_RULES[name](rendered_prod) == []
+    assert problems(DEPLOY_RULES[name], rendered) == []
+    assert problems(DEPLOY_RULES[name], rendered_prod) == []
 
 
 @pytest.mark.parametrize(("name", "breakage"), BREAKAGES, ids=[b.__name__ for _, b in BREAKAGES])
@@ -87,14 +93,13 @@ def test_rule_fails_on_the_mistake(
     name: str, breakage: Callable[[Template], None], rendered: Template
 ) -> None:
     breakage(rendered)
-    assert rules.DEPLOY_RULES[name](rendered)
+    assert problems(DEPLOY_RULES[name], rendered)
 
 
 def test_sandbox_data_goes_with_its_stack() -> None:
-    import template_render
-
-    sandbox = template_render.render(parameters={"DataDeletionPolicy": "Delete"})
-    assert rules.stateful_resources_not_retained(sandbox)  # the sandbox opts out, and the rule says so
-    assert {r.get("DeletionPolicy") for r in rules.resources(sandbox, *rules.STATEFUL_TYPES).values()} == {
+    sandbox = render.render(parameters={"DataDeletionPolicy": "Delete"})
+    # the sandbox opts out, and the rule says so
+    assert problems(DEPLOY_RULES["stateful_resources_not_retained"], sandbox)
+    assert {r.get("DeletionPolicy") for r in rules.resources(sandbox, *deploy.STATEFUL_TYPES).values()} == {
         "Delete"
     }

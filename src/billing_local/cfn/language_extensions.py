@@ -6,7 +6,7 @@ a function's log group and alarms) with ``Fn::ForEach``. CloudFormation expands 
 does not know the transform, so whoever translates the template locally (the embedded AWS, the
 template tests, the checkov input) calls :func:`expand` first::
 
-    from billing_local.language_extensions import expand
+    from billing_local.cfn.language_extensions import expand
     plain = expand(template)            # parameter defaults
     plain = expand(template, {"Stage": "prod"})
 
@@ -41,6 +41,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from .parameters import known_parameters
 
 __all__ = ["TRANSFORM", "LanguageExtensionsError", "expand", "uses_language_extensions"]
 
@@ -112,18 +114,7 @@ def _find_for_each(node: Any, path: str = "") -> str | None:
 class _Expander:
     def __init__(self, template: dict[str, Any], overrides: Mapping[str, Any]) -> None:
         self._mappings: dict[str, Any] = template.get("Mappings") or {}
-        declared: dict[str, Any] = template.get("Parameters") or {}
-        self._parameters: dict[str, Any] = {}
-        for name, spec in declared.items():
-            value = overrides.get(name, spec.get("Default") if isinstance(spec, dict) else None)
-            if value is None:
-                continue
-            kind = str(spec.get("Type", "String")) if isinstance(spec, dict) else "String"
-            if kind.startswith("AWS::SSM::Parameter"):
-                continue  # resolved by CloudFormation from SSM at deploy time: unknown here
-            if kind.startswith("List<") or kind == "CommaDelimitedList":
-                value = [item.strip() for item in value.split(",")] if isinstance(value, str) else list(value)
-            self._parameters[name] = value
+        self._parameters = known_parameters(template.get("Parameters") or {}, overrides)
 
     # ------------------------------------------------------------------ the walk
     def walk(self, node: Any, env: Mapping[str, str]) -> Any:
