@@ -15,7 +15,7 @@ import boto3
 import pytest
 from support import ROOT, Pipeline
 
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 
 
 @pytest.fixture

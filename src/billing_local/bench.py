@@ -333,7 +333,7 @@ class Meter:
     def installed(self) -> Iterator[Meter]:
         from botocore.client import BaseClient
 
-        from billing_local.runtime.lambdas import LambdaFunction
+        from billing_local.emulator.lambdas import LambdaFunction
 
         api, call = BaseClient._make_api_call, LambdaFunction.__call__
         capture = self.cloud.log_capture
@@ -373,7 +373,7 @@ class Meter:
 
     # -- AWS calls ------------------------------------------------------------------------
     def _api(self, api: Callable[..., Any], client: Any, operation: str, params: dict[str, Any]) -> Any:
-        from billing_local.runtime.instrumentation import INTERNAL_ATTRIBUTE
+        from billing_local.emulator.instrumentation import INTERNAL_ATTRIBUTE
 
         function = self.cloud.current_function
         if function is None or getattr(client, INTERNAL_ATTRIBUTE, False):
@@ -621,7 +621,7 @@ def run_pipeline(
     from billing.service import accounting, invoicing
     from billing_local import simulate
     from billing_local.preview import parse_scenario, preview
-    from billing_local.runtime.cloud import LocalCloud
+    from billing_local.emulator.cloud import LocalCloud
     from billing_local.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, PROVIDER_KEY, Simulation, schedule_id
 
     # Deliveries are published and drained the way `billing simulate` does: in chunks of

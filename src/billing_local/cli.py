@@ -160,7 +160,7 @@ def _invoke_parser(sub: Any) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from billing_local.runtime.cloud import LocalCloud
+    from billing_local.emulator.cloud import LocalCloud
 
     _require_file(args.template)
     event = _read_json(args.event)

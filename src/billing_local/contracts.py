@@ -98,7 +98,7 @@ from billing.domain.engine import CREDIT_NOTE, INVOICE, Document, Line, bill, do
 from billing.domain.errors import BadInput
 from billing.domain.periods import INTERVALS
 from billing_local.language_extensions import expand
-from billing_local.runtime.template import load_yaml
+from billing_local.emulator.template import load_yaml
 
 __all__ = [
     "ASYNCAPI_PATH",

@@ -25,7 +25,7 @@ from billing.domain.billing_events import PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from billing.domain.engine import Document
 from billing_local.chaos import Chaos
 from billing_local.preview import Scenario, preview
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 
 DELIVERY_CHUNK = 50
 DAILY_SCHEDULE = "DailyBillingSchedule"

@@ -20,7 +20,7 @@ import boto3
 from botocore.client import BaseClient
 from support import ROOT, agreement_event
 
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 from billing_local.simulate import DAILY_SCHEDULE, schedule_id
 
 DUE = 8

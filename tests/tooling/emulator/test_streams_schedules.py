@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from billing_local.runtime import LocalCloud, client_error
+from billing_local.emulator import LocalCloud, client_error
 
 from .conftest import FIXTURE_TEMPLATE, START
 

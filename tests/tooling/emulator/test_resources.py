@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 
-from billing_local.runtime import LocalCloud, TemplateError
+from billing_local.emulator import LocalCloud, TemplateError
 
 from .conftest import FIXTURE_TEMPLATE, START
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_local.runtime import LocalCloud
+from billing_local.emulator import LocalCloud
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
 START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from billing_local.runtime import LocalCloud
+from billing_local.emulator import LocalCloud
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 
 pytestmark = pytest.mark.skipif(not TEMPLATE.is_file(), reason="template.yaml not written yet")
