@@ -97,8 +97,8 @@ from billing.domain.currencies import ISO4217_PUBLISHED, MINOR_UNITS
 from billing.domain.engine import CREDIT_NOTE, INVOICE, Document, Line, bill, document_id
 from billing.domain.errors import BadInput
 from billing.domain.periods import INTERVALS
-from billing_local.language_extensions import expand
 from billing_local.emulator.template import load_yaml
+from billing_local.language_extensions import expand
 
 __all__ = [
     "ASYNCAPI_PATH",

@@ -60,8 +60,8 @@ from billing.domain.engine import bill
 from billing.domain.errors import BadInput
 from billing.domain.periods import INTERVALS
 from billing_local import contracts
-from billing_local.language_extensions import expand
 from billing_local.emulator.template import load_yaml
+from billing_local.language_extensions import expand
 
 ROOT = Path(__file__).resolve().parents[2]
 PROPERTY = settings(

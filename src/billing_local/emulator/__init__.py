@@ -1,8 +1,23 @@
-"""Embedded AWS: stands template.yaml up on moto, in-process, and drives the real handlers."""
+"""Embedded AWS: stands a SAM template up on moto, in-process, and drives the real handlers.
+
+Generic: nothing here knows the application; ``billing_local.stack`` hands in the billing
+system's hooks.
+"""
 
 from .clock import VirtualClock
-from .cloud import LocalCloud
-from .instrumentation import Faults, client_error
+from .cloud import LocalCloud, StackHook
+from .hooks import ApiCall, ApiHook
+from .instrumentation import Faults, RequestCounter, client_error
 from .intrinsics import TemplateError
 
-__all__ = ["Faults", "LocalCloud", "TemplateError", "VirtualClock", "client_error"]
+__all__ = [
+    "ApiCall",
+    "ApiHook",
+    "Faults",
+    "LocalCloud",
+    "RequestCounter",
+    "StackHook",
+    "TemplateError",
+    "VirtualClock",
+    "client_error",
+]

@@ -1,20 +1,20 @@
-"""Hooks on every boto3/botocore call: request counting and fault injection.
+"""Subscribers of the API-call hook (``hooks.ApiHook``): request counting and fault injection.
 
-Handlers build their own clients (``boto3.client``, ``boto3.resource``, or a fresh
-``boto3.session.Session()`` inside Powertools), so the hook wraps
-``botocore.client.BaseClient._make_api_call`` for the lifetime of a LocalCloud. Only calls made
-while a handler runs are the application's: they are counted (per function too) and go through
-``Faults.before_aws_call``. Calls from test or simulator code outside handlers, and from the
-clients the runtime builds for itself (tagged), are neither counted nor faulted.
+Only calls made while a handler runs are the application's: they are counted (per function too)
+and go through ``Faults.before_aws_call``. Calls from test or simulator code outside handlers are
+neither counted nor faulted; the emulator's own clients are not hooked at all.
 """
 
 import collections
 from collections.abc import Callable
 from typing import Any
 
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from .hooks import ApiCall
+
+#: Transitional: no client carries this attribute any more (the emulator's own clients are on an
+#: unhooked session). bench.py still reads it until it subscribes to ``cloud.api_hook``.
 INTERNAL_ATTRIBUTE = "_billing_local_internal"
 
 RequestKey = tuple[str, str]
@@ -40,7 +40,7 @@ class Faults:
     """Callbacks a chaos engine sets; every default is a no-op.
 
     - ``before_aws_call(service, operation)``: called before each AWS call a handler makes
-      (not the runtime's own calls); raise ``client_error(...)`` to make the call fail.
+      (not the emulator's own calls); raise ``client_error(...)`` to make the call fail.
     - ``before_invoke(function_logical_id, event)``: called before each handler invocation
       (pollers, schedules, ``invoke``); raise to fail the invocation as a crash would.
     - ``duplicate_record(function_logical_id, record) -> bool``: True delivers that SQS
@@ -71,50 +71,35 @@ def client_error(
     )
 
 
-class ApiHook:
-    """Installs the call wrapper; counts application calls and applies ``Faults``."""
+class RequestCounter:
+    """Counts the AWS calls handler code makes, by (service, operation) and by function too.
 
-    _installed: "ApiHook | None" = None
+    A ``before`` subscriber: a call is counted when it is made, whether it then succeeds or not.
+    """
 
-    def __init__(self, faults: Faults) -> None:
-        self.faults = faults
+    def __init__(self, current_function: Callable[[], str | None]) -> None:
+        self.current_function = current_function
         self.counts: collections.Counter[RequestKey] = collections.Counter()
         self.counts_by_function: collections.Counter[tuple[str, str, str]] = collections.Counter()
-        #: logical id of the function whose handler is running (None outside handlers)
-        self.current_function: str | None = None
-        #: (service, operation) -> function rewriting the parsed response, for every client.
-        self.response_filters: dict[RequestKey, Callable[[dict[str, Any]], None]] = {}
-        self._original: Any = None
 
-    def install(self) -> None:
-        if ApiHook._installed is not None:
-            raise RuntimeError("another LocalCloud is already active in this process")
-        original = BaseClient._make_api_call
-        hook = self
+    def __call__(self, call: ApiCall, response: dict[str, Any] | None) -> None:
+        function = self.current_function()
+        if function is not None:
+            self.counts[(call.service, call.operation)] += 1
+            self.counts_by_function[(function, call.service, call.operation)] += 1
 
-        def _make_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
-            service = client.meta.service_model.service_name
-            function = hook.current_function
-            if function is not None and not getattr(client, INTERNAL_ATTRIBUTE, False):
-                hook.counts[(service, operation_name)] += 1
-                hook.counts_by_function[(function, service, operation_name)] += 1
-                hook.faults.before_aws_call(service, operation_name)
-            response = original(client, operation_name, api_params)
-            rewrite = hook.response_filters.get((service, operation_name))
-            if rewrite is not None and isinstance(response, dict):
-                rewrite(response)
-            return response
-
-        self._original = original
-        BaseClient._make_api_call = _make_api_call
-        ApiHook._installed = self
-
-    def uninstall(self) -> None:
-        if ApiHook._installed is self:
-            BaseClient._make_api_call = self._original
-            ApiHook._installed = None
+    def clear(self) -> None:
+        self.counts.clear()
+        self.counts_by_function.clear()
 
 
-def mark_internal(client: BaseClient) -> BaseClient:
-    setattr(client, INTERNAL_ATTRIBUTE, True)
-    return client
+class FaultInjector:
+    """A ``before`` subscriber: ``faults.before_aws_call`` for each call handler code makes."""
+
+    def __init__(self, faults: Faults, current_function: Callable[[], str | None]) -> None:
+        self.faults = faults
+        self.current_function = current_function
+
+    def __call__(self, call: ApiCall, response: dict[str, Any] | None) -> None:
+        if self.current_function() is not None:
+            self.faults.before_aws_call(call.service, call.operation)

@@ -1,220 +1,294 @@
-"""Run a Lambda function's real handler in-process: import by path, env, context."""
+"""The Lambda service: functions run in-process, versions/aliases, async invocation, mappings."""
 
-import contextlib
-import importlib.util
-import io
-import itertools
-import os
-import sys
-import threading
-import time
+import json
+import re
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
-from typing import Any, TextIO
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-_module_counter = itertools.count()
+from botocore.exceptions import ClientError
+
+from .clients import Clients
+from .clock import VirtualClock, iso_z
+from .dynamodb import Tables
+from .handlers import LambdaFunction, LogCapture
+from .instrumentation import Faults
+from .pollers import PollerWiring, SqsPoller, StreamPoller
+from .resources import Registry, Resource, attribute_string
+from .sqs import Queues
+from .template import TranslatedTemplate
+
+#: Errors of the Lambda Invoke API itself (the scheduler retries those, then uses its DLQ).
+INVOKE_API_ERRORS = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "ServiceException", "EC2ThrottledException"}
+)
+
+#: ``send(destination_arn, body, string_attributes=None)``: a queue or topic of the template.
+Sender = Callable[..., None]
 
 
 @dataclass
-class LambdaContext:
-    """The attributes and method of the Python runtime's context object that code uses."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    timeout_seconds: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    identity: Any = None
-    client_context: Any = None
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+class AsyncConfig:
+    max_retries: int = 2
+    on_failure: str | None = None  # destination ARN (EventInvokeConfig)
+    dead_letter: str | None = None  # DeadLetterConfig.TargetArn
 
 
-@contextlib.contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+@dataclass
+class AsyncFailure:
+    """An asynchronous invocation that failed for good (kept when no destination took it)."""
+
+    function: str
+    event: Any
+    error: str
+    source: str
 
 
-class LogCapture(io.TextIOBase):
-    """Where handlers' stdout goes: kept as (function logical id, line), optionally echoed."""
-
-    def __init__(self, echo: TextIO | None = None, maxlen: int = 20_000) -> None:
-        self.lines: deque[tuple[str, str]] = deque(maxlen=maxlen)
-        self.echo = echo
-        self.current = "-"
-        self._partial = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            if self.echo is not None:
-                self.echo.write(text)
-            self._partial += text
-            *complete, self._partial = self._partial.split("\n")
-            for line in complete:
-                self.lines.append((self.current, line))
-        return len(text)
+def error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
-class _StdoutRouter(io.TextIOBase):
-    """The one object handlers' stdout is redirected to, in every LocalCloud of the process.
-
-    Loggers bind ``sys.stdout`` when they are built (Powertools' Logger does, at import time of
-    the layer), and the layer is imported once per process: a per-cloud stream would keep
-    receiving the output of later clouds. The router forwards to the active cloud's capture.
-    """
-
-    def __init__(self) -> None:
-        self.target: LogCapture | None = None
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        target = self.target
-        if target is not None:
-            target.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        return None
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-HANDLER_STDOUT = _StdoutRouter()
-
-
-class LambdaFunction:
-    """One AWS::Lambda::Function of the template, loaded lazily (first call = cold start)."""
+class Functions:
+    """AWS::Lambda::Function (+ Version, Alias, EventInvokeConfig): invoke, invoke_async."""
 
     def __init__(
         self,
-        logical_id: str,
+        registry: Registry,
+        translated: TranslatedTemplate,
         *,
-        name: str,
-        arn: str,
-        code_dir: Path | None,
-        handler: str,
-        environment: dict[str, str],
-        timeout: float,
-        memory: int,
-        runtime: str,
-        region: str,
+        clock: VirtualClock,
+        faults: Faults,
         logs: LogCapture,
-        properties: dict[str, Any],
+        send: Sender,
+        async_failures: list[AsyncFailure],
     ) -> None:
-        self.logical_id = logical_id
-        self.name = name
-        self.arn = arn
-        self.code_dir = code_dir
-        self.handler_spec = handler
-        self.timeout = timeout
-        self.memory = memory
-        self.runtime = runtime
-        self.properties = properties
+        self.registry = registry
+        self.translated = translated
+        self.clock = clock
+        self.faults = faults
         self.logs = logs
-        self.environment = {
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
-            "LAMBDA_TASK_ROOT": str(code_dir or ""),
-            "_HANDLER": handler,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **environment,
-        }
-        self.module: ModuleType | None = None
-        self.module_name = ""
-        self._handler: Callable[[Any, Any], Any] | None = None
-        self.invocations = 0
-        self.errors = 0
+        self.send = send
+        self.async_failures = async_failures
+        #: logical id of the function whose handler is running now (None outside handlers)
+        self.current: str | None = None
+        self.functions: dict[str, LambdaFunction] = {}
+        self._async: dict[str, AsyncConfig] = {}
+        registry.register("AWS::Lambda::Function", self.create_function)
+        registry.register("AWS::Lambda::Version", self.create_version_or_alias)
+        registry.register("AWS::Lambda::Alias", self.create_version_or_alias)
+        registry.register("AWS::Lambda::EventInvokeConfig", self.create_event_invoke_config)
 
-    @contextlib.contextmanager
-    def _active(self) -> Iterator[None]:
-        previous = self.logs.current
-        self.logs.current = self.logical_id
-        try:
-            with patched_environ(self.environment), contextlib.redirect_stdout(HANDLER_STDOUT):
-                yield
-        finally:
-            self.logs.current = previous
-
-    def load(self) -> Callable[[Any, Any], Any]:
-        if self._handler is not None:
-            return self._handler
-        if self.code_dir is None:
-            raise RuntimeError(f"{self.logical_id}: no local code folder (CodeUri) to run")
-        module_path, _, attribute = self.handler_spec.rpartition(".")
-        file = self.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
-        if not file.is_file():
-            raise RuntimeError(f"{self.logical_id}: handler file {file} not found")
-        self.module_name = f"_billing_local_fn_{next(_module_counter)}_{self.logical_id}"
-        spec = importlib.util.spec_from_file_location(self.module_name, file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[self.module_name] = module
-        sys.path.insert(0, str(self.code_dir))
-        try:
-            with self._active():
-                spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(self.module_name, None)
-            raise
-        finally:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(self.code_dir))
-        self.module = module
-        self._handler = getattr(module, attribute)
-        return self._handler
-
-    def context(self) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.name,
-            memory_limit_in_mb=self.memory,
-            invoked_function_arn=self.arn,
-            aws_request_id=str(uuid.uuid4()),
-            timeout_seconds=self.timeout,
-            log_group_name=f"/aws/lambda/{self.name}",
-            log_stream_name="local",
+    # -- resources ------------------------------------------------------------------------
+    def create_function(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        naming = self.registry.naming
+        name = props.get("FunctionName") or naming.default_name(logical_id, 64)
+        arn = naming.arn("lambda", f"function:{name}")
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        self.functions[logical_id] = LambdaFunction(
+            logical_id,
+            name=name,
+            arn=arn,
+            code_dir=self.translated.code_dir(props.get("Code")),
+            handler=str(props.get("Handler", "app.handler")),
+            environment={k: attribute_string(v) for k, v in variables.items()},
+            timeout=float(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
+            runtime=str(props.get("Runtime", "python3.13")),
+            region=naming.region,
+            logs=self.logs,
+            properties=props,
         )
+        config = self._async.setdefault(logical_id, AsyncConfig())
+        config.dead_letter = (props.get("DeadLetterConfig") or {}).get("TargetArn")
+        return Resource(logical_id, "AWS::Lambda::Function", name, {"Arn": arn})
 
-    def __call__(self, event: Any) -> Any:
-        handler = self.load()
-        self.invocations += 1
+    def create_version_or_alias(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        function = self.resolve(str(props["FunctionName"]))
+        base = self.functions[function].arn
+        qualifier = str(props.get("Name", "1"))
+        arn = f"{base}:{qualifier}"
+        attrs = {"Arn": arn, "Version": "1", "AliasArn": arn, "Name": qualifier}
+        return Resource(logical_id, self.registry.type_of(logical_id), arn, attrs)
+
+    def create_event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        function = self.resolve(str(props["FunctionName"]))
+        config = self._async.setdefault(function, AsyncConfig())
+        if "MaximumRetryAttempts" in props:
+            config.max_retries = int(props["MaximumRetryAttempts"])
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        config.on_failure = str(on_failure) if on_failure else None
+        return Resource(logical_id, "AWS::Lambda::EventInvokeConfig", f"{function}-invoke-config")
+
+    # -- lookups --------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return self.registry.logical_ids("AWS::Lambda::Function")
+
+    def resolve(self, name: str) -> str:
+        """Logical id, folder name (``agreement_projector``), physical name or ARN -> logical id.
+
+        Case-insensitive; tried in that order, the first unambiguous match wins.
+        """
+        functions = self.names()
+        if name in functions:
+            return name
+        if name.startswith("arn:"):
+            parts = name.split(":")
+            name = parts[6] if len(parts) > 6 else name
+        wanted = _normalise(name)
+
+        def physical(logical_id: str) -> set[str]:
+            function = self.functions.get(logical_id)
+            return {_normalise(function.name)} if function is not None else set()
+
+        def folder(logical_id: str) -> set[str]:
+            code = (self.registry.definitions[logical_id].get("Properties") or {}).get("Code")
+            code_dir = self.translated.code_dir(code)
+            return {_normalise(code_dir.name)} if code_dir is not None else set()
+
+        keys_by_rule: list[Callable[[str], set[str]]] = [
+            lambda lid: {_normalise(lid), _normalise(lid.removesuffix("Function"))},
+            physical,
+            folder,
+        ]
+        for keys in keys_by_rule:
+            candidates = [lid for lid in functions if wanted in keys(lid)]
+            if len(candidates) == 1:
+                return candidates[0]
+            if len(candidates) > 1:
+                raise KeyError(f"{name!r} is ambiguous: {', '.join(candidates)}")
+        raise KeyError(f"no function {name!r}; known: {', '.join(functions)}")
+
+    def unload_all(self) -> None:
+        for function in self.functions.values():
+            function.unload()
+
+    # -- invoking -------------------------------------------------------------------------
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """RequestResponse: Lambda passes JSON, so the handler gets a copy and must return JSON."""
+        payload = json.loads(json.dumps(event))
+        self.faults.before_invoke(logical_id, payload)
+        caller, self.current = self.current, logical_id
         try:
-            with self._active():
-                return handler(event, self.context())
-        except BaseException:
-            self.errors += 1
-            raise
+            result = self.functions[logical_id](payload)
+        finally:
+            self.current = caller
+        return None if result is None else json.loads(json.dumps(result))
 
-    def unload(self) -> None:
-        if self.module_name:
-            sys.modules.pop(self.module_name, None)
-        self.module = None
-        self._handler = None
+    def invoke_async(self, logical_id: str, event: Any, source: str) -> Any:
+        """InvocationType=Event: Lambda retries function errors, then uses the failure destination."""
+        config = self._async.get(logical_id, AsyncConfig())
+        error: Exception | None = None
+        for attempt in range(1 + max(config.max_retries, 0)):
+            try:
+                return self.invoke(logical_id, event)
+            except ClientError as exc:
+                if error_code(exc) in INVOKE_API_ERRORS and attempt == 0:
+                    raise  # the Invoke API call itself failed: the caller (scheduler) handles it
+                error = exc
+            except Exception as exc:
+                error = exc
+        assert error is not None
+        self._async_failed(logical_id, event, error, config, source)
+        return None
+
+    def _async_failed(
+        self, logical_id: str, event: Any, error: Exception, config: AsyncConfig, source: str
+    ) -> None:
+        function = self.functions[logical_id]
+        if config.on_failure:
+            record = {
+                "version": "1.0",
+                "timestamp": iso_z(self.clock.now()),
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": f"{function.arn}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": 1 + max(config.max_retries, 0),
+                },
+                "requestPayload": event,
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
+                "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+            }
+            self.send(config.on_failure, json.dumps(record))
+        elif config.dead_letter:
+            self.send(
+                config.dead_letter,
+                json.dumps(event),
+                {"RequestID": str(uuid.uuid4()), "ErrorCode": "200", "ErrorMessage": str(error)[:256]},
+            )
+        else:
+            self.async_failures.append(AsyncFailure(logical_id, event, repr(error), source))
+
+
+class EventSourceMappings:
+    """AWS::Lambda::EventSourceMapping: an SQS or DynamoDB-stream poller, built with what it uses."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        clients: Clients,
+        *,
+        functions: Functions,
+        queues: Queues,
+        tables: Tables,
+        send: Sender,
+        wiring: PollerWiring,
+    ) -> None:
+        self.registry = registry
+        self.clients = clients
+        self.functions = functions
+        self.queues = queues
+        self.tables = tables
+        self.send = send
+        self.wiring = wiring
+        self.pollers: list[SqsPoller | StreamPoller] = []
+        registry.register("AWS::Lambda::EventSourceMapping", self.create_mapping)
+
+    def create_mapping(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        source_arn = str(props.get("EventSourceArn", ""))
+        source = self.registry.by_arn(source_arn)
+        source_type = source.type if source is not None else ""
+        poller: SqsPoller | StreamPoller
+        if source is not None and source_type == "AWS::SQS::Queue":
+            function = self.functions.resolve(str(props["FunctionName"]))
+            queue_name = str(source.attrs["QueueName"])
+            poller = SqsPoller(
+                logical_id,
+                props,
+                function=function,
+                queue=source.logical_id,
+                queue_url=str(source.ref),
+                client=self.clients("sqs"),
+                release_delayed=lambda: self.queues.release_delayed(queue_name),
+                wiring=self.wiring,
+            )
+        elif source_type == "AWS::DynamoDB::Table" and ":table/" in source_arn and "/stream/" in source_arn:
+            function = self.functions.resolve(str(props["FunctionName"]))
+            poller = StreamPoller(
+                logical_id,
+                props,
+                function=function,
+                function_arn=self.functions.functions[function].arn,
+                client=self.clients("dynamodbstreams"),
+                forget_iterator=self.tables.forget_shard_iterator,
+                send=self.send,
+                now=self.functions.clock.now,
+                wiring=self.wiring,
+            )
+        else:
+            self.registry.skip(logical_id, f"AWS::Lambda::EventSourceMapping({source_arn})")
+            return self.registry.synthetic(logical_id, "AWS::Lambda::EventSourceMapping")
+        self.pollers.append(poller)
+        mapping_id = str(uuid.uuid5(uuid.NAMESPACE_URL, logical_id))
+        return Resource(logical_id, "AWS::Lambda::EventSourceMapping", mapping_id, {"Id": mapping_id})
