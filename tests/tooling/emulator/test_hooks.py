@@ -4,6 +4,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from billing_local.emulator import ApiCall, LocalCloud, client_error
 
@@ -42,9 +43,9 @@ def test_a_before_subscriber_fails_the_call_and_after_gets_none_on_aws_errors(cl
             raise client_error("ThrottlingException", call.operation)
 
     cloud.api_hook.subscribe(lambda call, response: outcomes.append(response), before=refuse)
-    with pytest.raises(Exception, match="ThrottlingException"):
+    with pytest.raises(ClientError, match="ThrottlingException"):
         boto3.client("sns").list_topics()
     assert outcomes == []  # failed before it was sent
-    with pytest.raises(Exception, match="NonExistentQueue|does not exist"):
+    with pytest.raises(ClientError, match="NonExistentQueue"):
         boto3.client("sqs").get_queue_url(QueueName="no-such-queue")
     assert outcomes == [None]
