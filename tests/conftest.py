@@ -6,7 +6,7 @@ import os
 # when the layer is first imported. A unit test may import it before any embedded cloud sets the
 # template's Globals: give the process the same values (as every Lambda container has them).
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "billing")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RecurringBilling/dev")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RecurringBilling/local")  # the local stack
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
