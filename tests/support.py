@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 from billing_local.simulate import (
     DAILY_SCHEDULE,
     EXPORT_SCHEDULE,

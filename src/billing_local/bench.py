@@ -333,7 +333,7 @@ class Meter:
     def installed(self) -> Iterator[Meter]:
         from botocore.client import BaseClient
 
-        from billing_local.runtime.lambdas import LambdaFunction
+        from billing_local.emulator.handlers import LambdaFunction
 
         api, call = BaseClient._make_api_call, LambdaFunction.__call__
         capture = self.cloud.log_capture
@@ -373,7 +373,7 @@ class Meter:
 
     # -- AWS calls ------------------------------------------------------------------------
     def _api(self, api: Callable[..., Any], client: Any, operation: str, params: dict[str, Any]) -> Any:
-        from billing_local.runtime.instrumentation import INTERNAL_ATTRIBUTE
+        from billing_local.emulator.instrumentation import INTERNAL_ATTRIBUTE
 
         function = self.cloud.current_function
         if function is None or getattr(client, INTERNAL_ATTRIBUTE, False):
@@ -621,8 +621,8 @@ def run_pipeline(
     from billing.service import accounting, invoicing
     from billing_local import simulate
     from billing_local.preview import parse_scenario, preview
-    from billing_local.runtime.cloud import LocalCloud
     from billing_local.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, PROVIDER_KEY, Simulation, schedule_id
+    from billing_local.stack import local_cloud
 
     # Deliveries are published and drained the way `billing simulate` does: in chunks of
     # DELIVERY_CHUNK (one at a time before the simulator had chunks).
@@ -636,7 +636,7 @@ def run_pipeline(
     pending = sorted(scenario.deliveries, key=lambda delivery: delivery[0])
     # Loading the handlers imports Powertools' Logger(log_uncaught_exceptions=True), which takes over
     # sys.excepthook and logs to the handlers' captured stdout: the bench's own errors would vanish.
-    with _keep_excepthook(), LocalCloud(template, parameters=parameters, start=start) as cloud:
+    with _keep_excepthook(), local_cloud(template, parameters=parameters, start=start) as cloud:
         key_name = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
         if key_name:
             boto3.client("ssm").put_parameter(

@@ -21,7 +21,7 @@ from typing import Any
 
 from billing import bootstrap
 from billing.domain.payments import ChargeRequest, ChargeResult, GatewayTimeout, PaymentGateway
-from billing_local.runtime.instrumentation import Faults, client_error
+from billing_local.emulator.instrumentation import Faults, client_error
 
 _WRITES = frozenset(
     {

@@ -162,11 +162,11 @@ def _invoke_parser(sub: Any) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from billing_local.runtime.cloud import LocalCloud
+    from billing_local.stack import local_cloud
 
     _require_file(args.template)
     event = _read_json(args.event)
-    with LocalCloud(args.template) as cloud:
+    with local_cloud(args.template) as cloud:
         try:
             function = cloud.resolve_function(args.function)
         except KeyError:

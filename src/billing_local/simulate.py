@@ -24,8 +24,9 @@ from billing.adapters.gateway import DynamoLedger
 from billing.domain.billing_events import PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from billing.domain.engine import Document
 from billing_local.chaos import Chaos
+from billing_local.emulator.cloud import LocalCloud
 from billing_local.preview import Scenario, preview
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.stack import local_cloud
 
 DELIVERY_CHUNK = 50
 DAILY_SCHEDULE = "DailyBillingSchedule"
@@ -59,7 +60,7 @@ class Simulation:
         at = self.scenario.runs.at
         first_instant = datetime.combine(self.timeline()[0], at, tzinfo=UTC) - timedelta(minutes=1)
         chaos = Chaos(self.chaos_seed) if self.chaos_seed is not None else None
-        with LocalCloud(self.template, parameters=_parameters(at), start=first_instant) as cloud:
+        with local_cloud(self.template, parameters=_parameters(at), start=first_instant) as cloud:
             self._setup(cloud)
             # Arrival order: by `on` date, list order breaking ties (CONTRACT §5; preview does the same).
             pending = sorted(self.scenario.deliveries, key=lambda delivery: delivery[0])

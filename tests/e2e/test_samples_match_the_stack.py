@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from support import ROOT
 
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 
 EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 ARN = re.compile(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d*:[^\"\s]+")

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
-from botocore.client import BaseClient
 from support import ROOT, agreement_event
 
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator import ApiCall, LocalCloud
 from billing_local.simulate import DAILY_SCHEDULE, schedule_id
+from billing_local.stack import local_cloud
 
 DUE = 8
 CROWD = 10 * DUE
@@ -43,24 +42,21 @@ def created(agreement_id: str, start: date) -> dict[str, Any]:
 def dynamodb_reads(cloud: LocalCloud) -> Iterator[Counter[tuple[str, ...]]]:
     """Count every DynamoDB request handlers make, by function, operation and index, with the items
     each returned (Count) and went through (ScannedCount: what a filter would have discarded)."""
-    inner = BaseClient._make_api_call
     seen: Counter[tuple[str, ...]] = Counter()
 
-    def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        response = inner(client, operation, params)
+    def spy(call: ApiCall, response: dict[str, Any] | None) -> None:
         function = cloud.current_function
-        if function is not None and client.meta.service_model.service_name == "dynamodb":
-            where = (function, operation, str(params.get("IndexName", "table")))
+        if response is not None and function is not None and call.service == "dynamodb":
+            where = (function, call.operation, str(call.params.get("IndexName", "table")))
             seen[(*where, "requests")] += 1
             seen[(*where, "items")] += len(response.get("Items", [])) + (1 if response.get("Item") else 0)
             seen[(*where, "scanned")] += int(response.get("ScannedCount", 0))
-        return response
 
-    BaseClient._make_api_call = spy  # type: ignore[method-assign]
+    unsubscribe = cloud.api_hook.subscribe(spy)
     try:
         yield seen
     finally:
-        BaseClient._make_api_call = inner  # type: ignore[method-assign]
+        unsubscribe()
 
 
 def total(
@@ -83,17 +79,14 @@ def daily_run(cloud: LocalCloud, day: date) -> Any:
 class Measured:
     summary: dict[str, Any]  # what the scheduler returned
     reads: Counter[tuple[str, ...]]  # the run's DynamoDB requests and the items they returned
-    requests: Counter[tuple[str, str, str]]  # the runtime's own counters, every service
+    requests: Counter[tuple[str, str, str]]  # the emulator's own counters, every service
     shards: int
 
 
 def measure(not_due: int) -> Measured:
     """Run FIRST_RUN (settles every agreement), then measure the whole run of MEASURED_RUN."""
     start = datetime.combine(FIRST_RUN - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    with LocalCloud(ROOT / "template.yaml", start=start) as cloud:
-        key = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
-        if key:
-            boto3.client("ssm").put_parameter(Name=key, Value="sandbox", Type="SecureString")
+    with local_cloud(ROOT / "template.yaml", start=start) as cloud:
         events = [created(f"due-{n}", MEASURED_RUN) for n in range(DUE)]
         events += [created(f"billed-{n}", FIRST_RUN) for n in range(not_due // 2)]
         events += [
@@ -129,7 +122,7 @@ def test_daily_run_reads_grow_with_due_agreements_not_with_all_agreements() -> N
     # The same requests and the same items read, request by request type, with 10 x N more agreements.
     assert alone.reads == crowded.reads
 
-    # And the runtime's own counters agree, for every function and service (SQS and SNS too), but
+    # And the emulator's own counters agree, for every function and service (SQS and SNS too), but
     # the provider key: read from SSM once per container and cached for 5 minutes, it was already
     # cached in the crowded stack (whose first run took payments) and not in the other.
     def without_key_reads(requests: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:

@@ -8,7 +8,7 @@ import pytest
 from support import ROOT
 
 from billing_local.cli import main
-from billing_local.runtime.cloud import LocalCloud
+from billing_local.emulator.cloud import LocalCloud
 
 STACK = ["doctor", "--stack", "recurring-billing-dev", "--root", str(ROOT)]
 POWERTOOLS = "/aws/service/powertools/python/arm64/python3.13/3.37.0"

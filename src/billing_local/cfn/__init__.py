@@ -1,6 +1,6 @@
 """One template pipeline: load, type parameters, expand language extensions, SAM-translate, resolve.
 
-Used by the embedded AWS (``billing_local.runtime``), the template rules (``rules/``, run by
+Used by the embedded AWS (``billing_local.emulator``), the template rules (``rules/``, run by
 cfn-lint), the checkov render (``python -m billing_local.cfn.render``) and the contracts generator.
 
 * :mod:`.loader` -- YAML with CloudFormation short-form tags;

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from billing_local.runtime import LocalCloud, client_error
+from billing_local.emulator import LocalCloud, client_error
 
 
 def _seen(cloud: LocalCloud) -> dict[str, tuple[int, str]]:

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from billing_local.runtime import LocalCloud
+from billing_local.stack import local_cloud
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 
 pytestmark = pytest.mark.skipif(not TEMPLATE.is_file(), reason="template.yaml not written yet")
 
 
 def test_every_resource_of_template_yaml_is_built_or_listed_as_skipped() -> None:
-    with LocalCloud(TEMPLATE, start=datetime(2026, 3, 1, tzinfo=UTC)) as cloud:
+    with local_cloud(TEMPLATE, start=datetime(2026, 3, 1, tzinfo=UTC)) as cloud:
         translated = cloud.template["Resources"]
         enabled = [lid for lid in translated if cloud.resolver.is_enabled(translated[lid])]
         skipped = {lid for lid, _ in cloud.skipped}
@@ -36,6 +36,6 @@ def test_every_resource_of_template_yaml_is_built_or_listed_as_skipped() -> None
 
 
 def test_every_handler_of_template_yaml_imports() -> None:
-    with LocalCloud(TEMPLATE, start=datetime(2026, 3, 1, tzinfo=UTC)) as cloud:
+    with local_cloud(TEMPLATE, start=datetime(2026, 3, 1, tzinfo=UTC)) as cloud:
         for function in cloud.function_names():
             assert callable(cloud.function(function).load()), function

@@ -5,7 +5,8 @@ import json
 import boto3
 import pytest
 
-from billing_local.runtime import LocalCloud, TemplateError
+from billing_local.emulator import LocalCloud, TemplateError
+from billing_local.stack import local_cloud
 
 from .conftest import FIXTURE_TEMPLATE, START
 
@@ -94,7 +95,7 @@ def test_environment_context_and_clock_seen_by_a_handler(cloud: LocalCloud) -> N
 
 
 def test_parameters_override_defaults_and_drive_conditions() -> None:
-    with LocalCloud(FIXTURE_TEMPLATE, parameters={"Stage": "prod"}, start=START) as cloud:
+    with local_cloud(FIXTURE_TEMPLATE, parameters={"Stage": "prod"}, start=START) as cloud:
         env = cloud.invoke("echo", {})["env"]
         assert env["MAYBE"] == "yes"
         assert env["LEVEL"] == "INFO"

@@ -7,7 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
-from billing_local.runtime import LocalCloud, client_error
+from billing_local.emulator import LocalCloud, client_error
+from billing_local.stack import local_cloud
 
 from .conftest import FIXTURE_TEMPLATE, START
 
@@ -121,7 +122,7 @@ def test_schedule_fires_from_the_virtual_clock(cloud: LocalCloud) -> None:
 def test_schedule_in_a_time_zone() -> None:
     params = {"RunTimezone": "Europe/Berlin", "RunCron": "cron(30 1 ? * MON-FRI *)"}
     start = datetime(2026, 3, 27, 0, 0, tzinfo=UTC)  # a Friday; DST starts on Sunday Mar 29
-    with LocalCloud(FIXTURE_TEMPLATE, parameters=params, start=start) as cloud:
+    with local_cloud(FIXTURE_TEMPLATE, parameters=params, start=start) as cloud:
         cloud.clock.advance(timedelta(days=4))
         assert len(cloud.fire_due_schedules()) == 3
         assert _keys(cloud, "ticks/") == [

@@ -1,17 +1,22 @@
-"""Lambda's event source pollers, for SQS queues and DynamoDB streams."""
+"""Lambda's event source pollers, for SQS queues and DynamoDB streams.
+
+Each poller is built with what it uses: its service client, the invoker, the fault callbacks,
+the counter of the requests Lambda's pollers would make, and (streams) the destination sender.
+"""
 
 import base64
+import collections
 import json
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .filters import matches_any, parse_filters, sqs_filter_view
-
-if TYPE_CHECKING:
-    from .cloud import LocalCloud
+from .instrumentation import Faults, RequestKey
+from .timestamps import VirtualTimestamps
 
 MAX_RECEIVE = 10
 FETCH_LIMIT = 1000
@@ -25,6 +30,17 @@ class Outcome:
     failed: bool
     failed_ids: set[str] | None  # None: the whole batch failed (or none, if failed is False)
     error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class PollerWiring:
+    """What every poller hands batches to and reports through."""
+
+    invoke: Callable[[str, Any], Any]  #: (function logical id, event) -> result; raises on error
+    faults: Faults
+    counts: collections.Counter[RequestKey]  #: the requests Lambda's pollers would make
+    timestamps: VirtualTimestamps  #: the pollers' client is the emulator's own (unhooked) one
+    region: str
 
 
 def batch_outcome(invoke: Callable[[], Any], report_item_failures: bool, batch_ids: list[str]) -> Outcome:
@@ -51,12 +67,25 @@ def batch_outcome(invoke: Callable[[], Any], report_item_failures: bool, batch_i
 class SqsPoller:
     """AWS::Lambda::EventSourceMapping on an SQS queue."""
 
-    def __init__(self, cloud: "LocalCloud", logical_id: str, props: dict[str, Any], queue: str) -> None:
-        self.cloud = cloud
+    def __init__(
+        self,
+        logical_id: str,
+        props: dict[str, Any],
+        *,
+        function: str,
+        queue: str,
+        queue_url: str,
+        client: Any,
+        release_delayed: Callable[[], None],
+        wiring: PollerWiring,
+    ) -> None:
         self.logical_id = logical_id
         self.queue_logical_id = queue
-        self.function = cloud.resolve_function(str(props["FunctionName"]))
-        self.queue_url = cloud.physical_id(queue)
+        self.function = function
+        self.queue_url = queue_url
+        self.client = client
+        self.release_delayed = release_delayed
+        self.wiring = wiring
         self.queue_arn = str(props["EventSourceArn"])
         self.batch_size = int(props.get("BatchSize", 10))
         self.window = int(props.get("MaximumBatchingWindowInSeconds", 0))
@@ -71,8 +100,8 @@ class SqsPoller:
         """Receive one batch, invoke, settle it. True when a batch was taken off the queue."""
         if not self.enabled:
             return False
-        self.cloud._undelay(self.queue_logical_id)
-        sqs = self.cloud._sqs
+        self.release_delayed()
+        sqs = self.client
         messages: list[dict[str, Any]] = []
         while len(messages) < self.batch_size:
             response = sqs.receive_message(
@@ -81,10 +110,10 @@ class SqsPoller:
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-            received = response.get("Messages", [])
+            received = self.wiring.timestamps.sqs_messages(response).get("Messages", [])
             if not received:
                 break
-            self.cloud._poller_counts[("sqs", "ReceiveMessage")] += 1
+            self.wiring.counts[("sqs", "ReceiveMessage")] += 1
             messages.extend(received)
             if self.batch_size <= MAX_RECEIVE and self.window == 0:
                 break
@@ -100,7 +129,7 @@ class SqsPoller:
         if not kept:
             return True
 
-        faults = self.cloud.faults
+        faults = self.wiring.faults
         batch: list[dict[str, Any]] = []
         for record in kept:
             batch.append(record)
@@ -111,7 +140,7 @@ class SqsPoller:
         event = {"Records": batch}
         ids = [r["messageId"] for r in batch]
         outcome = batch_outcome(
-            lambda: self.cloud._invoke(self.function, event), self.report_item_failures, ids
+            lambda: self.wiring.invoke(self.function, event), self.report_item_failures, ids
         )
         unique = list({r["messageId"]: r for r in kept}.values())
         if not outcome.failed:
@@ -142,7 +171,7 @@ class SqsPoller:
             "md5OfBody": message["MD5OfBody"],
             "eventSource": "aws:sqs",
             "eventSourceARN": self.queue_arn,
-            "awsRegion": self.cloud.region,
+            "awsRegion": self.wiring.region,
         }
         if "MD5OfMessageAttributes" in message:
             record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
@@ -151,16 +180,16 @@ class SqsPoller:
     def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), MAX_RECEIVE):
             chunk = records[start : start + MAX_RECEIVE]
-            self.cloud._sqs.delete_message_batch(
+            self.client.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
             )
-            self.cloud._poller_counts[("sqs", "DeleteMessageBatch")] += 1
+            self.wiring.counts[("sqs", "DeleteMessageBatch")] += 1
 
     def _make_visible(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), MAX_RECEIVE):
             chunk = records[start : start + MAX_RECEIVE]
-            self.cloud._sqs.change_message_visibility_batch(
+            self.client.change_message_visibility_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": 0}
@@ -197,10 +226,27 @@ def _plain_attribute_values(value: Any) -> Any:
 class StreamPoller:
     """AWS::Lambda::EventSourceMapping on a DynamoDB stream (one per shard, moto has one)."""
 
-    def __init__(self, cloud: "LocalCloud", logical_id: str, props: dict[str, Any]) -> None:
-        self.cloud = cloud
+    def __init__(
+        self,
+        logical_id: str,
+        props: dict[str, Any],
+        *,
+        function: str,
+        function_arn: str,
+        client: Any,
+        forget_iterator: Callable[[str], None],
+        send: Callable[[str, str], None],
+        now: Callable[[], datetime],
+        wiring: PollerWiring,
+    ) -> None:
         self.logical_id = logical_id
-        self.function = cloud.resolve_function(str(props["FunctionName"]))
+        self.function = function
+        self.function_arn = function_arn
+        self.client = client
+        self.forget_iterator = forget_iterator
+        self.send = send  #: (destination ARN, body): the OnFailure destination
+        self.now = now
+        self.wiring = wiring
         self.stream_arn = str(props["EventSourceArn"])
         self.batch_size = int(props.get("BatchSize", 100))
         self.report_item_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
@@ -222,7 +268,7 @@ class StreamPoller:
         self._open_shards()
 
     def _open_shards(self) -> None:
-        streams = self.cloud._streams
+        streams = self.client
         description = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
             shard_id = shard["ShardId"]
@@ -245,15 +291,15 @@ class StreamPoller:
         return delivered
 
     def _fetch(self, shard_id: str) -> None:
-        streams = self.cloud._streams
+        streams = self.client
         used = self._iterators[shard_id]
         response = streams.get_records(ShardIterator=used, Limit=FETCH_LIMIT)
         self._iterators[shard_id] = response["NextShardIterator"]
-        self.cloud._forget_shard_iterator(used)
-        records = response.get("Records", [])
+        self.forget_iterator(used)
+        records = self.wiring.timestamps.stream_records(response).get("Records", [])
         if not records:
             return
-        self.cloud._poller_counts[("dynamodbstreams", "GetRecords")] += 1
+        self.wiring.counts[("dynamodbstreams", "GetRecords")] += 1
         if len(records) == FETCH_LIMIT and records[-1].get("eventName") == "INSERT":
             # Keep a trailing INSERT for the next fetch, so _without_moto_artifacts sees its successor.
             last = records.pop()
@@ -281,7 +327,7 @@ class StreamPoller:
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         event = {"Records": batch}
         outcome = batch_outcome(
-            lambda: self.cloud._invoke(self.function, event), self.report_item_failures, sequence_numbers
+            lambda: self.wiring.invoke(self.function, event), self.report_item_failures, sequence_numbers
         )
         if not outcome.failed:
             del buffer[: len(batch)]
@@ -308,23 +354,22 @@ class StreamPoller:
         record = _plain_attribute_values(raw)
         dynamodb = dict(record.get("dynamodb", {}))
         created = raw.get("dynamodb", {}).get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):  # already virtual (LocalCloud rewrites GetRecords)
+        if isinstance(created, datetime):  # already virtual (rewritten in _fetch)
             dynamodb["ApproximateCreationDateTime"] = float(int(created.timestamp()))
         record["dynamodb"] = dynamodb
         record["eventVersion"] = "1.1"
-        record["awsRegion"] = self.cloud.region
+        record["awsRegion"] = self.wiring.region
         record["eventSourceARN"] = self.stream_arn
         return dict(record)
 
     def _send_failure(self, shard_id: str, batch: list[dict[str, Any]], outcome: Outcome) -> None:
         if not self.on_failure:
             return
-        function = self.cloud._functions[self.function]
         created = [r["dynamodb"].get("ApproximateCreationDateTime", 0) for r in batch]
         payload = {
             "requestContext": {
-                "requestId": self.cloud._new_request_id(),
-                "functionArn": function.arn,
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function_arn,
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": self._attempts[shard_id],
             },
@@ -334,7 +379,7 @@ class StreamPoller:
                 "functionError": "Unhandled" if outcome.error is not None else "",
             },
             "version": "1.0",
-            "timestamp": self.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "timestamp": self.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
@@ -345,7 +390,7 @@ class StreamPoller:
                 "streamArn": self.stream_arn,
             },
         }
-        self.cloud._deliver_to_arn(str(self.on_failure), json.dumps(payload))
+        self.send(str(self.on_failure), json.dumps(payload))
         self.failures_sent += 1
 
 

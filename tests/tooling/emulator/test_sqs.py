@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from billing_local.runtime import LocalCloud
+from billing_local.emulator import LocalCloud
 
 from .conftest import START
 

@@ -1,4 +1,4 @@
-"""Virtual time: the runtime's clock, which only moves when told to."""
+"""Virtual time: the emulator's clock, which only moves when told to."""
 
 import bisect
 import time

@@ -86,7 +86,8 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 
 
 def _apply(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> None:
-    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    names: Any = op.get("ExpressionAttributeNames")  # None is what moto's own path passes on
+    values: Any = op.get("ExpressionAttributeValues")
     if op_type == "Put":
         backend.put_item(
             op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
@@ -124,9 +125,10 @@ def _candidates(
     if len(conditions) != 1:
         return None
     name, expected = conditions[0]
+    partitions: list[Any] = list(table.items.values())  # dicts by range key, or items (no range key)
     return [
         item
-        for partition in table.items.values()
+        for partition in partitions
         for item in (partition.values() if table.range_key_attr else [partition])
         if (value := item.attrs.get(name)) is not None
         and value.type == expected.type

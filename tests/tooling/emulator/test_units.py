@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from billing_local.cfn.intrinsics import NO_VALUE, Resolver, TemplateError, effective_parameters
-from billing_local.runtime.clock import VirtualClock, iso_z
-from billing_local.runtime.filters import matches, matches_any, parse_filters, sqs_filter_view
-from billing_local.runtime.schedules import Schedule, ScheduleExpressionError
+from billing_local.emulator.clock import VirtualClock, iso_z
+from billing_local.emulator.filters import matches, matches_any, parse_filters, sqs_filter_view
+from billing_local.emulator.schedule_expressions import Schedule, ScheduleExpressionError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
