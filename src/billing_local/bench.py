@@ -302,7 +302,7 @@ def floor_invocations(d: Design) -> dict[str, float]:
 
 def bench_scenario(agreements: int, days: int, seed: int = 7) -> dict[str, Any]:
     """The `billing simulate --agreements N --days D` workload with every payment method pm_ok."""
-    from billing_local.workload import generate
+    from billing_local.sim.workload import generate
 
     scenario = generate(agreements, days, seed=seed)
     for delivery in scenario["deliveries"]:
@@ -619,10 +619,16 @@ def run_pipeline(
     import boto3
 
     from billing.service import accounting, invoicing
-    from billing_local import simulate
     from billing_local.preview import parse_scenario, preview
     from billing_local.runtime.cloud import LocalCloud
-    from billing_local.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, PROVIDER_KEY, Simulation, schedule_id
+    from billing_local.sim import simulate
+    from billing_local.sim.simulate import (
+        DAILY_SCHEDULE,
+        EXPORT_SCHEDULE,
+        PROVIDER_KEY,
+        Simulation,
+        schedule_id,
+    )
 
     # Deliveries are published and drained the way `billing simulate` does: in chunks of
     # DELIVERY_CHUNK (one at a time before the simulator had chunks).

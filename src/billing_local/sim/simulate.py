@@ -23,9 +23,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from billing.adapters.gateway import DynamoLedger
 from billing.domain.billing_events import PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from billing.domain.engine import Document
-from billing_local.chaos import Chaos
 from billing_local.preview import Scenario, preview
 from billing_local.runtime.cloud import LocalCloud
+from billing_local.sim.chaos import Chaos
 
 DELIVERY_CHUNK = 50
 DAILY_SCHEDULE = "DailyBillingSchedule"
