@@ -21,7 +21,7 @@ from botocore.client import BaseClient
 from support import ROOT, agreement_event
 
 from billing_local.runtime.cloud import LocalCloud
-from billing_local.sim.simulate import DAILY_SCHEDULE, schedule_id
+from billing_local.sim.stack import DAILY_SCHEDULE, schedule_id
 
 DUE = 8
 CROWD = 10 * DUE

@@ -132,7 +132,7 @@ def _prepare(cloud: Any) -> dict[str, Any]:
     handler time), the request counts zeroed; the functions by logical id."""
     import boto3
 
-    from billing_local.sim.simulate import PROVIDER_KEY
+    from billing_local.sim.stack import PROVIDER_KEY
 
     key_name = cloud.function("PaymentProcessorFunction").environment.get("PAYMENT_PROVIDER_KEY_PARAM")
     if key_name:
@@ -149,7 +149,7 @@ def _prepare(cloud: Any) -> dict[str, Any]:
 def _run_days(cloud: Any, scenario: Any, timeline: list[date], progress: Progress | None) -> int:
     """Each day: its deliveries published and drained, then the daily run and the export. Schedule fires."""
     from billing_local.sim import simulate
-    from billing_local.sim.simulate import DAILY_SCHEDULE, EXPORT_SCHEDULE, schedule_id
+    from billing_local.sim.stack import DAILY_SCHEDULE, EXPORT_SCHEDULE, schedule_id
 
     # Deliveries are published and drained the way `billing simulate` does: in chunks of
     # DELIVERY_CHUNK (one at a time before the simulator had chunks).
