@@ -60,61 +60,67 @@ def generate(agreements: int, days: int, start: date = date(2026, 3, 1), seed: i
     deliveries: list[dict[str, Any]] = []
     last = start + timedelta(days=days - 1)
     for n in range(agreements):
-        agreement_id = f"agr-{n:06d}"
-        interval, count, _ = _pick(rng, PLANS)
-        currency = rng.choice(sorted(PRICES))
-        plan = {
-            "amount_minor": rng.choice(PRICES[currency]),
-            "currency": currency,
-            "interval": interval,
-            "interval_count": count,
-        }
-        created_on = start + timedelta(days=rng.randrange(max(1, min(days, 10))))
-        start_date = created_on + timedelta(days=rng.choice([0, 0, 0, 1, 3]))
-        created = {
-            "customer_id": f"cus-{n:06d}",
-            "version": 1,
-            "start_date": start_date.isoformat(),
-            "timezone": rng.choice(TIMEZONES),
-            "plan": plan,
-            "payment_method": _pick(rng, PAYMENT_METHODS)[0],
-            "customer_email": f"customer{n}@example.com",
-        }
-        deliveries.append(
-            {
-                "on": created_on.isoformat(),
-                "event": _event(rng, "agreement.created", agreement_id, created, created_on),
-            }
-        )
-        version = 1
-        if rng.random() < 0.15 and days > 5:  # an amendment, sometimes effective in the past
-            on = created_on + timedelta(days=rng.randrange(1, days))
-            version += 1
-            effective = on + timedelta(days=rng.choice([-3, 0, 5]))
-            amended = {
-                "version": version,
-                "effective_date": max(effective, start_date).isoformat(),
-                "plan": dict(plan, amount_minor=plan["amount_minor"] * 2),
-            }
-            deliveries.append(
-                {
-                    "on": min(on, last).isoformat(),
-                    "event": _event(rng, "agreement.amended", agreement_id, amended, on),
-                }
-            )
-        if rng.random() < 0.10 and days > 5:  # a cancellation, sometimes retroactive
-            on = created_on + timedelta(days=rng.randrange(1, days))
-            version += 1
-            effective = max(start_date, on + timedelta(days=rng.choice([-5, 0, 10])))
-            cancelled = {"version": version, "effective_date": effective.isoformat()}
-            deliveries.append(
-                {
-                    "on": min(on, last).isoformat(),
-                    "event": _event(rng, "agreement.cancelled", agreement_id, cancelled, on),
-                }
-            )
+        deliveries += _agreement(rng, n, start, days, last)
     deliveries.sort(key=lambda d: d["on"])
     return {
         "runs": {"from": start.isoformat(), "through": last.isoformat(), "skip": [], "at": "00:05"},
         "deliveries": deliveries,
     }
+
+
+def _agreement(rng: random.Random, n: int, start: date, days: int, last: date) -> list[dict[str, Any]]:
+    """One agreement's deliveries: created, then perhaps amended, perhaps cancelled."""
+    agreement_id = f"agr-{n:06d}"
+    interval, count, _ = _pick(rng, PLANS)
+    currency = rng.choice(sorted(PRICES))
+    plan = {
+        "amount_minor": rng.choice(PRICES[currency]),
+        "currency": currency,
+        "interval": interval,
+        "interval_count": count,
+    }
+    created_on = start + timedelta(days=rng.randrange(max(1, min(days, 10))))
+    start_date = created_on + timedelta(days=rng.choice([0, 0, 0, 1, 3]))
+    created = {
+        "customer_id": f"cus-{n:06d}",
+        "version": 1,
+        "start_date": start_date.isoformat(),
+        "timezone": rng.choice(TIMEZONES),
+        "plan": plan,
+        "payment_method": _pick(rng, PAYMENT_METHODS)[0],
+        "customer_email": f"customer{n}@example.com",
+    }
+    deliveries = [
+        {
+            "on": created_on.isoformat(),
+            "event": _event(rng, "agreement.created", agreement_id, created, created_on),
+        }
+    ]
+    version = 1
+    if rng.random() < 0.15 and days > 5:  # an amendment, sometimes effective in the past
+        on = created_on + timedelta(days=rng.randrange(1, days))
+        version += 1
+        effective = on + timedelta(days=rng.choice([-3, 0, 5]))
+        amended = {
+            "version": version,
+            "effective_date": max(effective, start_date).isoformat(),
+            "plan": dict(plan, amount_minor=plan["amount_minor"] * 2),
+        }
+        deliveries.append(
+            {
+                "on": min(on, last).isoformat(),
+                "event": _event(rng, "agreement.amended", agreement_id, amended, on),
+            }
+        )
+    if rng.random() < 0.10 and days > 5:  # a cancellation, sometimes retroactive
+        on = created_on + timedelta(days=rng.randrange(1, days))
+        version += 1
+        effective = max(start_date, on + timedelta(days=rng.choice([-5, 0, 10])))
+        cancelled = {"version": version, "effective_date": effective.isoformat()}
+        deliveries.append(
+            {
+                "on": min(on, last).isoformat(),
+                "event": _event(rng, "agreement.cancelled", agreement_id, cancelled, on),
+            }
+        )
+    return deliveries
