@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from billing_local.emulator.cloud import LocalCloud
-from billing_local.simulate import (
+from billing_local.sim.stack import (
     DAILY_SCHEDULE,
     EXPORT_SCHEDULE,
     peek,

@@ -120,8 +120,8 @@ def _simulate_parser(sub: Any) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from billing_local.preview import ScenarioError, load_scenario, parse_scenario
-    from billing_local.simulate import Simulation
-    from billing_local.workload import generate
+    from billing_local.sim.simulate import Simulation
+    from billing_local.sim.workload import generate
 
     _require_file(args.template)
     try:
@@ -138,7 +138,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = Simulation(scenario, template=args.template, chaos_seed=args.chaos).run()
         print(json.dumps(result, indent=2))
         return 0 if result.get("invariants", {}).get("all_hold", True) else 1
-    from billing_local.report import run_with_progress
+    from billing_local.sim.report import run_with_progress
 
     return run_with_progress(scenario, template=args.template, chaos_seed=args.chaos)
 

@@ -8,8 +8,8 @@ import pytest
 from support import ROOT
 
 from billing_local.preview import load_scenario, parse_scenario, preview
-from billing_local.simulate import Simulation
-from billing_local.workload import generate
+from billing_local.sim.simulate import Simulation
+from billing_local.sim.workload import generate
 
 SCENARIOS = sorted((ROOT / "tests" / "fixtures" / "scenarios").glob("*.json"))
 

@@ -19,7 +19,7 @@ from typing import Any
 from support import ROOT, agreement_event
 
 from billing_local.emulator import ApiCall, LocalCloud
-from billing_local.simulate import DAILY_SCHEDULE, schedule_id
+from billing_local.sim.stack import DAILY_SCHEDULE, schedule_id
 from billing_local.stack import local_cloud
 
 DUE = 8

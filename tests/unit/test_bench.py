@@ -4,8 +4,10 @@ from datetime import date
 
 import pytest
 
-from billing_local import bench, prices
-from billing_local.bench import (
+from billing_local.bench import prices
+from billing_local.bench.cold_start import ratio_of_medians
+from billing_local.bench.costs import (
+    PRICE_OF,
     Design,
     IndexSpec,
     Usage,
@@ -14,15 +16,17 @@ from billing_local.bench import (
     cost_usd,
     floor_invocations,
     floor_lines,
-    goal_status,
     index_write_units,
     item_size,
     lambda_gb_seconds,
     per_invoice,
-    ratio_of_medians,
     read_units,
+    scale_usage,
     write_units,
 )
+from billing_local.bench.meter import event_units
+from billing_local.bench.report import GOALS, goal_status, least_squares
+from billing_local.bench.runs import bench_scenario
 
 DUE = IndexSpec("DueIndex", ("gsi1pk", "gsi1sk"))
 KEYS = ("pk", "sk")
@@ -172,7 +176,7 @@ def test_cost_with_another_price_table() -> None:
 
 
 def test_scaling_usage_scales_every_line() -> None:
-    scaled = bench.scale_usage(Usage(lambda_requests=2, log_gb=0.5), 10)
+    scaled = scale_usage(Usage(lambda_requests=2, log_gb=0.5), 10)
     assert scaled.lambda_requests == 20
     assert scaled.log_gb == 5
 
@@ -180,7 +184,7 @@ def test_scaling_usage_scales_every_line() -> None:
 def test_price_table_is_dated_and_complete() -> None:
     date.fromisoformat(prices.CHECKED_ON)
     assert prices.REGION == "us-east-1"
-    assert set(bench._PRICE_OF.values()) <= set(prices.PRICES)
+    assert set(PRICE_OF.values()) <= set(prices.PRICES)
     assert all(price >= 0 for price in prices.PRICES.values())
 
 
@@ -245,11 +249,11 @@ def test_goal_status_says_met_or_by_how_much_missed() -> None:
     assert status["lambda_invocations_per_invoice"]["met"] is True
     assert status["lambda_invocations_per_invoice"]["over_by"] is None
     assert status["layer_unzipped_bytes"]["met"] is False  # not measured is not met
-    assert set(status) == set(bench.GOALS)
+    assert set(status) == set(GOALS)
 
 
 def test_bench_workload_pays_every_invoice() -> None:
-    scenario = bench.bench_scenario(20, 10, seed=3)
+    scenario = bench_scenario(20, 10, seed=3)
     methods = {
         d["event"]["data"]["payment_method"]
         for d in scenario["deliveries"]
@@ -260,13 +264,13 @@ def test_bench_workload_pays_every_invoice() -> None:
 
 
 def test_least_squares_fits_fixed_and_per_unit_cost() -> None:
-    assert bench.least_squares([(0, 1.0), (10, 2.0), (20, 3.0)]) == pytest.approx((1.0, 0.1))
-    assert bench.least_squares([(5, 1.0), (5, 3.0)]) == (2.0, 0.0)  # x never varies: the mean, no slope
-    assert bench.least_squares([]) == (0.0, 0.0)
-    assert bench.least_squares(iter([(1, 1.0), (2, 2.0)])) == pytest.approx((0.0, 1.0))
+    assert least_squares([(0, 1.0), (10, 2.0), (20, 3.0)]) == pytest.approx((1.0, 0.1))
+    assert least_squares([(5, 1.0), (5, 3.0)]) == (2.0, 0.0)  # x never varies: the mean, no slope
+    assert least_squares([]) == (0.0, 0.0)
+    assert least_squares(iter([(1, 1.0), (2, 2.0)])) == pytest.approx((0.0, 1.0))
 
 
 def test_event_units_count_records_and_job_agreements() -> None:
     job = {"Records": [{"body": '{"agreement_ids": ["a", "b"]}'}, {"body": '{"shard": 3}'}, {"body": "x"}]}
-    assert bench._event_units(job) == {"records": 3, "agreements": 2}
-    assert bench._event_units({"run_at": "2026-03-01T00:05:00Z"}) == {"records": 0, "agreements": 0}
+    assert event_units(job) == {"records": 3, "agreements": 2}
+    assert event_units({"run_at": "2026-03-01T00:05:00Z"}) == {"records": 0, "agreements": 0}

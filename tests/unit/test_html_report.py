@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from billing_local.html_report import render, stacked_bars
-from billing_local.simulate import DayReport
+from billing_local.sim.html_report import render, stacked_bars
+from billing_local.sim.simulate import DayReport
 
 DAYS = [
     DayReport(date(2026, 3, 1), True, 2, 5, {"InvoiceGenerator": 1}, 0),

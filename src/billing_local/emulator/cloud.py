@@ -210,9 +210,6 @@ class LocalCloud:
         """The emulator's own client for a service: its calls are not counted nor faulted."""
         return self._clients(service)
 
-    def _client(self, service: str) -> Any:  # bench.py's name for client(), until it moves
-        return self.client(service)
-
     def _current_function(self) -> str | None:
         return self._functions.current
 

@@ -13,10 +13,6 @@ from botocore.exceptions import ClientError
 
 from .hooks import ApiCall
 
-#: Transitional: no client carries this attribute any more (the emulator's own clients are on an
-#: unhooked session). bench.py still reads it until it subscribes to ``cloud.api_hook``.
-INTERNAL_ATTRIBUTE = "_billing_local_internal"
-
 RequestKey = tuple[str, str]
 
 

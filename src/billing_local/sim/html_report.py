@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from billing_local.simulate import DayReport
+from billing_local.sim.simulate import DayReport
 
 PALETTE = ["#2f6fde", "#e4572e", "#17a398", "#f3a712", "#8e44ad", "#6c757d", "#c0392b", "#27ae60", "#34495e"]
 NAMED = {"invoice": "#2f6fde", "credit note": "#f3a712", "succeeded": "#27ae60", "failed": "#c0392b"}

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from billing_local import html_report
 from billing_local.preview import Scenario
-from billing_local.simulate import DayReport, Simulation
+from billing_local.sim import html_report
+from billing_local.sim.simulate import DayReport, Simulation
 
 REPORTS = Path(".reports")
 
