@@ -41,8 +41,10 @@ lint: setup  ## ruff
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
 
-typecheck: setup  ## mypy, strict on the layer package
+# Each handler is its own top-level module `app`: checked one by one (strict, as the packages).
+typecheck: setup  ## mypy strict: the layer, the local tooling and every handler
 	$(VENV_BIN)/mypy
+	@for f in functions/*/app.py; do MYPYPATH=layers/shared $(VENV_BIN)/mypy --strict $$f || exit 1; done
 
 template-checks: setup sam-validate sam-build  ## cfn-lint (+ serverless rules, + the project's E9xxx rules), sam validate --lint, sam build, arm64 proof
 	$(VENV_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --append-rules src/billing_local/cfn/rules -- template.yaml

@@ -8,7 +8,7 @@
 three empty answers in a row.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from billing import bootstrap, clock, config
 from billing.observability import count, logger, metrics
@@ -36,7 +36,7 @@ def parse_request(event: dict[str, Any]) -> tuple[str, RedriveRequest]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     queue, request = parse_request(event)
-    dlq_url, source_url = config.json_setting("REDRIVE_PAIRS")[queue]  # type: ignore[misc]
+    dlq_url, source_url = cast(list[str], config.json_setting("REDRIVE_PAIRS")[queue])
     spare_s = (context.get_remaining_time_in_millis() - _SAFETY_MS) // 1000
     mover = Redrive(
         bootstrap.queue_at(str(dlq_url)),

@@ -35,7 +35,9 @@ _HANDLERS = {INVOICE_ISSUED: charge_new_invoice, PAYMENT_RETRY_DUE: retry_paymen
 _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retrying": "PaymentsRetried"}
 
 
-@idempotent_function(data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence)
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+    data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence
+)
 def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
     handle = _HANDLERS[cloudevent["type"]]
     attempted: Attempted | None = handle(

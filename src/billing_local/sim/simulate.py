@@ -63,7 +63,7 @@ class Simulation:
         chaos = Chaos(self.chaos_seed) if self.chaos_seed is not None else None
         with local_cloud(self.template, parameters=_parameters(at), start=first_instant) as cloud:
             # Arrival order: by `on` date, list order breaking ties (CONTRACT §5; preview does the same).
-            pending = sorted(self.scenario.deliveries, key=lambda delivery: delivery[0])
+            pending: list[tuple[date, dict[str, Any]]] = sorted(self.scenario.deliveries, key=lambda d: d[0])
             if chaos is not None:
                 pending = chaos.plan(pending, last_run=self.scenario.runs.through)
                 chaos.install(cloud.faults)

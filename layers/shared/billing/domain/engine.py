@@ -346,17 +346,7 @@ def _scan(state: AgreementState, docs: Sequence[Document], today: date) -> _Scan
         return _Scan(lines, {}, k, start)
 
     # Full recomputation: what was issued per period, against what is due.
-    issued: dict[tuple[date, date], int] = {}
-    for doc in docs:
-        if doc.agreement_id != state.agreement_id:
-            raise ValueError(
-                f"document {doc.document_id} is {doc.agreement_id}'s, not {state.agreement_id}'s"
-            )
-        if doc.currency != state.currency:
-            continue  # amounts in another currency cannot be netted (see docs/BILLING.md)
-        for line in doc.lines:
-            key = (line.period_start, line.period_end)
-            issued[key] = issued.get(key, 0) + line.amount_minor
+    issued = _issued_per_period(state, docs)
     k = 0
     start = anchor
     while start <= today and (cancel is None or start < cancel):
@@ -376,6 +366,21 @@ def _scan(state: AgreementState, docs: Sequence[Document], today: date) -> _Scan
             lines.append(Line(p_start, p_end, -amount))
     lines.sort(key=_line_order)
     return _Scan(lines, future, k, start)
+
+
+def _issued_per_period(state: AgreementState, docs: Sequence[Document]) -> dict[tuple[date, date], int]:
+    issued: dict[tuple[date, date], int] = {}
+    for doc in docs:
+        if doc.agreement_id != state.agreement_id:
+            raise ValueError(
+                f"document {doc.document_id} is {doc.agreement_id}'s, not {state.agreement_id}'s"
+            )
+        if doc.currency != state.currency:
+            continue  # amounts in another currency cannot be netted (see docs/BILLING.md)
+        for line in doc.lines:
+            key = (line.period_start, line.period_end)
+            issued[key] = issued.get(key, 0) + line.amount_minor
+    return issued
 
 
 def _line_order(line: Line) -> tuple[date, date]:
