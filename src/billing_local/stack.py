@@ -33,11 +33,15 @@ def billing_clock(cloud: LocalCloud) -> Iterator[None]:
 
 
 def _reset_layer_caches() -> None:
+    """A new cloud means cold Lambda environments: nothing cached by an earlier cloud survives."""
+    from aws_lambda_powertools.utilities import parameters
+
     from billing import bootstrap
     from billing.domain import engine  # its memo trusts one append-only history per agreement id
 
     bootstrap.reset()
     engine.clear_cache()
+    parameters.clear_caches()  # the provider key, cached for max_age by Powertools
 
 
 @contextlib.contextmanager
