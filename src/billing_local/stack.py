@@ -41,7 +41,7 @@ def _reset_layer_caches() -> None:
 
     bootstrap.reset()
     engine.clear_cache()
-    parameters.clear_caches()  # the provider key, cached for max_age by Powertools
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # the provider key, cached by Powertools
 
 
 @contextlib.contextmanager
