@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, admit, fold, parse_event
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
 from billing.domain.errors import BadInput
+from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
 
 __all__ = [
     "DEFAULT_RUN_AT",
@@ -297,10 +298,22 @@ class _Preview:
             (doc for agreement in self.agreements.values() for doc in agreement.docs),
             key=lambda d: (d.issue_date, d.agreement_id, d.seq),
         )
-        result: dict[str, Any] = {"documents": [doc.to_json() for doc in docs]}
+        result: dict[str, Any] = {"documents": [doc.to_json() for doc in numbered(docs)]}
         if self.rejected:
             result["rejected"] = self.rejected
         return result
+
+
+def numbered(docs: list[Document]) -> list[Document]:
+    """The documents with their legal numbers, taken in this order within each series, as the store
+    would (the pipeline's generators run concurrently, so their order within a day may differ)."""
+    taken: dict[str, int] = {}
+    out = []
+    for doc in docs:
+        series = series_for(doc.kind, doc.issue_date, doc.agreement_id, DEFAULT_SERIES_COUNT)
+        taken[series] = taken.get(series, 0) + 1
+        out.append(doc.numbered(series, taken[series]))
+    return out
 
 
 def preview(s: Scenario) -> dict[str, Any]:

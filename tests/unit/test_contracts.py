@@ -657,6 +657,7 @@ def test_every_event_built_from_engine_output_validates(plan, start, amend, canc
         document = bill(state, issued, at.date())
         if document is None:
             continue
+        document = document.numbered(f"{'INV' if document.kind == 'invoice' else 'CN'}-{at.year}-03", i + 1)
         issued.append(document)
         event = document_issued(
             document, customer_id=state.customer_id, payment_method=state.payment_method, at=at
@@ -716,7 +717,13 @@ def test_broken_outbound_events_do_not_validate(sample, path, value):
 def test_a_zero_line_does_not_validate():
     event = contracts.samples().invoice
     body = copy.deepcopy(event.body)
-    body["data"]["document"]["lines"][0]["amount_minor"] = 0
+    body["data"]["document"]["lines"][0] |= {"net_minor": 0, "tax_minor": 0, "amount_minor": 0}
+    assert not outbound_validator(INVOICE_ISSUED).is_valid(body)
+
+
+def test_an_unnumbered_document_does_not_validate():
+    body = copy.deepcopy(contracts.samples().invoice.body)
+    del body["data"]["document"]["number"]
     assert not outbound_validator(INVOICE_ISSUED).is_valid(body)
 
 

@@ -65,10 +65,22 @@ def test_output_has_exactly_the_contract_shape():
         "agreement_id",
         "issue_date",
         "currency",
+        "number",
+        "series",
+        "sequence",
+        "subtotal_minor",
+        "tax_minor",
         "total_minor",
         "lines",
     ]
-    assert list(result["documents"][0]["lines"][0]) == ["period_start", "period_end", "amount_minor"]
+    assert list(result["documents"][0]["lines"][0]) == [
+        "period_start",
+        "period_end",
+        "tax_rate",
+        "net_minor",
+        "tax_minor",
+        "amount_minor",
+    ]
     json.dumps(result)  # plain JSON
 
 

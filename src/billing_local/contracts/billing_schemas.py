@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from billing.domain.agreements import MAX_AMOUNT_MINOR
-from billing.domain.agreements.shapes import EVENT_ID, IDENTIFIER
+from billing.domain.agreements.shapes import EVENT_ID, IDENTIFIER, TAX_RATE_RE
 from billing.domain.billing_events import (
     CREDIT_NOTE_ISSUED,
     INVOICE_ISSUED,
@@ -24,6 +24,7 @@ from billing.domain.billing_events import (
     event_id,
 )
 from billing.domain.engine import CREDIT_NOTE, INVOICE, Line, document_id
+from billing.domain.numbering import NUMBER_RE, SERIES_RE
 
 from .common import DIALECT, GENERATED, INTERNAL_TYPES, prune_defs, ref, same_keys, schema_id
 from .examples import samples
@@ -47,21 +48,41 @@ def _event_id_pattern() -> str:
     return f"[0-9a-f]{{8}}-[0-9a-f]{{4}}-{version}[0-9a-f]{{3}}-[89ab][0-9a-f]{{3}}-[0-9a-f]{{12}}"
 
 
-def _line_amount() -> dict[str, Any]:
+def _minor(description: str, *, bound: int | None = None) -> dict[str, Any]:
+    """Minor units; a line is bounded by its period's price, a document's sums are not (catch-up)."""
+    bounds = {} if bound is None else {"minimum": -bound, "maximum": bound}
+    return {"type": "integer", **bounds, "description": description}
+
+
+def _line_fields() -> dict[str, Any]:
     return {
-        "type": "integer",
-        "minimum": -MAX_AMOUNT_MINOR,
-        "maximum": MAX_AMOUNT_MINOR,
-        "not": {"const": 0},
-        "description": (
-            "What this document adds to the period (never 0): the period's amount under the state "
-            "known now minus what earlier documents issued for it; negative for a reduction."
+        "period_start": {"allOf": [ref("date")], "description": "First day of the period."},
+        "period_end": {"allOf": [ref("date")], "description": "Day after the last day of the period."},
+        "tax_rate": {
+            "type": "string",
+            "pattern": full(TAX_RATE_RE.pattern),
+            "description": 'The tax percentage of this line, canonical ("19", "7.7", "0").',
+        },
+        "net_minor": _minor(
+            "What this document adds to the period's net at this rate: the expected net under the "
+            "state known now minus what earlier documents issued for it; negative for a reduction.",
+            bound=MAX_AMOUNT_MINOR,
+        ),
+        "tax_minor": _minor(
+            "The same difference for the tax at this rate (rounded half up per piece).",
+            bound=MAX_AMOUNT_MINOR,
+        ),
+        "amount_minor": _minor(
+            "net_minor + tax_minor (a line differs in its net, its tax or both).", bound=2 * MAX_AMOUNT_MINOR
         ),
     }
 
 
 def _document_fields(kind: str) -> dict[str, Any]:
-    total: dict[str, Any] = {"type": "integer", "description": "The sum of the lines' amount_minor."}
+    total: dict[str, Any] = {
+        "type": "integer",
+        "description": "subtotal_minor + tax_minor (the sum of the lines' amount_minor).",
+    }
     if kind == INVOICE:
         total |= {"minimum": 0}
     else:
@@ -79,30 +100,50 @@ def _document_fields(kind: str) -> dict[str, Any]:
             "description": "The agreement's local date of the run that issued the document.",
         },
         "currency": ref("currency"),
+        "number": {
+            "type": "string",
+            "pattern": full(NUMBER_RE.pattern),
+            "description": (
+                "The legal number, <series>-<sequence>: unique, gap-free within its series, assigned "
+                "when the document is committed; a re-send carries the same one."
+            ),
+        },
+        "series": {
+            "type": "string",
+            "pattern": full(SERIES_RE.pattern),
+            "description": "INV (invoices) or CN (credit notes), the issue year, then the lane.",
+        },
+        "sequence": {"type": "integer", "minimum": 1, "description": "1, 2, 3, ... within the series."},
+        "subtotal_minor": _minor("The sum of the lines' net_minor."),
+        "tax_minor": _minor("The sum of the lines' tax_minor."),
         "total_minor": total,
         "lines": {
             "type": "array",
             "minItems": 1,
             "items": ref("line"),
-            "description": "One line per period whose amount changed, ordered by period_start.",
+            "description": (
+                "One line per (period, tax rate) whose net or tax changed, by period_start, then rate."
+            ),
         },
     }
 
 
 def _line_def() -> dict[str, Any]:
-    fields = {
-        "period_start": {"allOf": [ref("date")], "description": "First day of the period."},
-        "period_end": {"allOf": [ref("date")], "description": "Day after the last day of the period."},
-        "amount_minor": _line_amount(),
-    }
-    names = [f.name for f in dataclasses.fields(Line)]
+    fields = _line_fields()
+    names = [*(f.name for f in dataclasses.fields(Line)), "amount_minor"]  # amount_minor: a property
     written = list(samples().invoice.body["data"]["document"]["lines"][0])
     if sorted(names) != sorted(written):
         raise ValueError(f"Line fields {names} differ from Line.to_json() keys {written}")
     same_keys("line", fields, written)
     return {
         "type": "object",
-        "description": "A period [period_start, period_end) and what this document charges for it.",
+        "description": (
+            "A period [period_start, period_end) at one tax rate, and what this document charges for it."
+        ),
+        "not": {  # a line changes the net, the tax or both: never neither
+            "required": ["net_minor", "tax_minor"],
+            "properties": {"net_minor": {"const": 0}, "tax_minor": {"const": 0}},
+        },
         "required": written,
         "properties": {n: fields[n] for n in written},
     }

@@ -18,6 +18,7 @@ from billing.domain.agreements import (
 )
 from billing.domain.billing_events import BillingEvent, document_issued, payment_outcome, payment_retry_due
 from billing.domain.engine import Document, Line, bill
+from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
 
 from .common import REPO
 
@@ -101,7 +102,13 @@ def _worked_example() -> tuple[Document, Document, str, str]:
     credit = bill(later, [invoice], _RUN_2.date())
     if credit is None:
         raise ValueError("the worked example issues no credit note")
-    return invoice, credit, first.customer_id, first.payment_method
+    return _numbered(invoice), _numbered(credit), first.customer_id, first.payment_method
+
+
+def _numbered(document: Document) -> Document:
+    """As the pipeline publishes it: numbered in its series (the first of the series here)."""
+    series = series_for(document.kind, document.issue_date, document.agreement_id, DEFAULT_SERIES_COUNT)
+    return document.numbered(series, 1)
 
 
 @functools.cache

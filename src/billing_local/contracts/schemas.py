@@ -19,6 +19,7 @@ from billing.domain.agreements.rules import known_timezones
 from billing.domain.agreements.shapes import (
     CLOUDEVENT,
     DATA,
+    Boolean,
     Choice,
     Const,
     Field,
@@ -85,6 +86,13 @@ _FIELD_TEXT = {
     ),
     "interval": "The unit of a period.",
     "interval_count": "How many intervals one period lasts (e.g. month × 3 = quarterly).",
+    "tax_rate": (
+        'The tax percentage, a decimal string from "0" to "100" with at most four decimals '
+        '("19", "7.7", "8.875"); absent means 0. An amendment changes it from its effective_date.'
+    ),
+    "tax_inclusive": (
+        "true: amount_minor already includes the tax; false (the default): the tax is added to it."
+    ),
 }
 _IDENTIFIER_TEXT = {
     "eventId": "Unique per event; a re-delivery carries the same id",
@@ -257,6 +265,8 @@ def _kind(kind: Kind, name: str, defs: _Defs) -> dict[str, Any]:
             return defs.use(kind.name, currency_def if kind.rule == "currency" else _timezone_def)
         case Const():
             return {"const": kind.value, "description": _text(name)}
+        case Boolean():
+            return {"type": "boolean", "description": _text(name)}
         case Obj():
             if kind.name is None:
                 raise ValueError(f"{name}: an inline object; give it a name in agreements/shapes.py")

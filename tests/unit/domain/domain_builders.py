@@ -27,9 +27,24 @@ PROPERTY = settings(
 
 
 def plan(
-    amount: int = 1000, currency: str = "JPY", interval: str = "month", count: int = 1
+    amount: int = 1000,
+    currency: str = "JPY",
+    interval: str = "month",
+    count: int = 1,
+    tax_rate: str | None = None,
+    tax_inclusive: bool | None = None,
 ) -> dict[str, Any]:
-    return {"amount_minor": amount, "currency": currency, "interval": interval, "interval_count": count}
+    out: dict[str, Any] = {
+        "amount_minor": amount,
+        "currency": currency,
+        "interval": interval,
+        "interval_count": count,
+    }
+    if tax_rate is not None:
+        out["tax_rate"] = tax_rate
+    if tax_inclusive is not None:
+        out["tax_inclusive"] = tax_inclusive
+    return out
 
 
 def envelope(type_: str, data: dict[str, Any], event_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -58,13 +73,15 @@ def created(
     count: int = 1,
     payment_method: str = "pm_ok",
     event_id: str | None = None,
+    tax_rate: str | None = None,
+    tax_inclusive: bool | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "agreement_id": agreement_id,
         "customer_id": "cus-1",
         "version": version,
         "start_date": start,
-        "plan": plan(amount, currency, interval, count),
+        "plan": plan(amount, currency, interval, count, tax_rate, tax_inclusive),
         "payment_method": payment_method,
         "customer_email": "ana@example.com",
     }
@@ -83,12 +100,14 @@ def amended(
     count: int = 1,
     payment_method: str | None = None,
     event_id: str | None = None,
+    tax_rate: str | None = None,
+    tax_inclusive: bool | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "agreement_id": agreement_id,
         "version": version,
         "effective_date": effective,
-        "plan": plan(amount, currency, interval, count),
+        "plan": plan(amount, currency, interval, count, tax_rate, tax_inclusive),
     }
     if payment_method is not None:
         data["payment_method"] = payment_method

@@ -313,8 +313,19 @@ def test_worked_example_document_shape():
         "agreement_id": "agr-1",
         "issue_date": "2026-03-12",
         "currency": "JPY",
+        "subtotal_minor": -677,
+        "tax_minor": 0,
         "total_minor": -677,
-        "lines": [{"period_start": "2026-03-01", "period_end": "2026-04-01", "amount_minor": -677}],
+        "lines": [
+            {
+                "period_start": "2026-03-01",
+                "period_end": "2026-04-01",
+                "tax_rate": "0",
+                "net_minor": -677,
+                "tax_minor": 0,
+                "amount_minor": -677,
+            }
+        ],
     }
     assert (invoice.chargeable, note.chargeable) == (True, False)
     assert Document.from_json(note.to_json(), seq=2) == note

@@ -16,18 +16,21 @@ is always the same as a full recomputation, which the tests check).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from .agreements import AgreementState, PriceStep
+from .agreements import AgreementState, PriceStep, canonical_rate
+from .agreements.shapes import TAX_RATE_RE
 from .errors import BadInput
-from .money import prorate
+from .money import prorate, round_half_up
 from .periods import boundary, index_of
 
 __all__ = [
@@ -44,6 +47,8 @@ __all__ = [
     "midnight_utc",
     "next_bill_date",
     "period_amount",
+    "period_amounts",
+    "taxed",
 ]
 
 INVOICE: Final = "invoice"
@@ -53,16 +58,44 @@ _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """What one document says about one (period, tax rate): the net and the tax (differences, for an
+    adjustment); a line without tax has rate "0" and tax 0."""
+
     period_start: date
     period_end: date
-    amount_minor: int
+    net_minor: int
+    tax_minor: int = 0
+    tax_rate: str = "0"
+
+    @property
+    def amount_minor(self) -> int:
+        return self.net_minor + self.tax_minor
 
     def to_json(self) -> dict[str, Any]:
         return {
             "period_start": self.period_start.isoformat(),
             "period_end": self.period_end.isoformat(),
+            "tax_rate": self.tax_rate,
+            "net_minor": self.net_minor,
+            "tax_minor": self.tax_minor,
             "amount_minor": self.amount_minor,
         }
+
+    @classmethod
+    def from_json(cls, item: Any, where: str) -> Line:
+        """A `to_json` line; one stored before taxes existed (only amount_minor) is net, at rate "0"."""
+        start, end = _json_date(item, "period_start", where), _json_date(item, "period_end", where)
+        if isinstance(item, Mapping) and "net_minor" not in item:
+            return cls(start, end, _json_int(item, "amount_minor", where))
+        rate = _json_str(item, "tax_rate", where)
+        if not TAX_RATE_RE.fullmatch(rate) or canonical_rate(rate) != rate:
+            raise BadInput("invalid_field", f"{rate!r} is not a canonical tax rate", f"{where}.tax_rate")
+        line = cls(start, end, _json_int(item, "net_minor", where), _json_int(item, "tax_minor", where), rate)
+        if "amount_minor" in item and item["amount_minor"] != line.amount_minor:
+            raise BadInput(
+                "invalid_field", "amount_minor is not net_minor + tax_minor", f"{where}.amount_minor"
+            )
+        return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +108,48 @@ class Document:
     total_minor: int
     lines: tuple[Line, ...]
     seq: int  # 1-based index among the agreement's documents
+    # The legal number (contract §2 "Document numbers"): given when the document is committed,
+    # in the same write; None only on a document the engine has just computed.
+    series: str | None = None
+    sequence: int | None = None
 
     @property
     def chargeable(self) -> bool:
         """An invoice with a positive total is charged; credit notes and zero invoices are not."""
         return self.kind == INVOICE and self.total_minor > 0
 
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.net_minor for line in self.lines)
+
+    @property
+    def tax_minor(self) -> int:
+        return sum(line.tax_minor for line in self.lines)
+
+    @property
+    def number(self) -> str | None:
+        """The printed legal number, e.g. ``INV-2026-07-000042``."""
+        if self.series is None or self.sequence is None:
+            return None
+        return f"{self.series}-{self.sequence:06d}"
+
+    def numbered(self, series: str, sequence: int) -> Document:
+        return replace(self, series=series, sequence=sequence)
+
     def to_json(self) -> dict[str, Any]:
         """The contract §5 document object (seq is not part of it)."""
-        return {
+        out: dict[str, Any] = {
             "document_id": self.document_id,
             "kind": self.kind,
             "agreement_id": self.agreement_id,
             "issue_date": self.issue_date.isoformat(),
             "currency": self.currency,
+        }
+        if self.number is not None:
+            out |= {"number": self.number, "series": self.series, "sequence": self.sequence}
+        return out | {
+            "subtotal_minor": self.subtotal_minor,
+            "tax_minor": self.tax_minor,
             "total_minor": self.total_minor,
             "lines": [line.to_json() for line in self.lines],
         }
@@ -101,14 +162,10 @@ class Document:
         raw_lines = data.get("lines")
         if not isinstance(raw_lines, list) or not raw_lines:
             raise BadInput("invalid_field", "must be a non-empty array", "document.lines")
-        lines = tuple(
-            Line(
-                _json_date(item, "period_start", f"document.lines[{i}]"),
-                _json_date(item, "period_end", f"document.lines[{i}]"),
-                _json_int(item, "amount_minor", f"document.lines[{i}]"),
-            )
-            for i, item in enumerate(raw_lines)
-        )
+        lines = tuple(Line.from_json(item, f"document.lines[{i}]") for i, item in enumerate(raw_lines))
+        series, sequence = None, None
+        if "series" in data:
+            series, sequence = _json_str(data, "series", "document"), _json_int(data, "sequence", "document")
         doc = cls(
             document_id=_json_str(data, "document_id", "document"),
             kind=_json_str(data, "kind", "document"),
@@ -118,6 +175,8 @@ class Document:
             total_minor=_json_int(data, "total_minor", "document"),
             lines=lines,
             seq=seq,
+            series=series,
+            sequence=sequence,
         )
         if doc.total_minor != sum(line.amount_minor for line in lines):
             raise BadInput("invalid_field", "total_minor is not the sum of the lines", "document.total_minor")
@@ -200,48 +259,101 @@ def _step_date(step: PriceStep) -> date:
     return step.effective_date
 
 
-def period_amount(state: AgreementState, start: date, end: date) -> int:
-    """What the period ``[start, end)`` costs under `state` (contract §2).
+# A period's amount, per tax rate: rate -> (net, tax), rates with nothing to bill left out.
+Amounts = dict[str, tuple[int, int]]
 
-    Split where the price changes and at the cancellation date; each piece
-    ``[a, b)`` with price p costs ``round_half_up(p * (b - a) / (end - start))``;
-    the part on or after the cancellation costs nothing.
+
+@functools.cache
+def _rate(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def taxed(part: int, rate: str, inclusive: bool) -> tuple[int, int]:
+    """(net, tax) of a price part at `rate` percent (contract §2 "Taxes"), rounded half up, exactly.
+
+    Exclusive: the part is net and the tax is added. Inclusive: the part already holds the tax,
+    so net + tax == part to the minor unit.
+    """
+    if rate == "0":
+        return part, 0
+    if inclusive:
+        net = round_half_up(Fraction(part * 100) / (100 + _rate(rate)))
+        return net, part - net
+    return part, round_half_up(part * _rate(rate) / 100)
+
+
+def _add(amounts: Amounts, rate: str, net: int, tax: int) -> None:
+    if net or tax:
+        was_net, was_tax = amounts.get(rate, (0, 0))
+        amounts[rate] = (was_net + net, was_tax + tax)
+
+
+def period_amounts(state: AgreementState, start: date, end: date) -> Amounts:
+    """What the period ``[start, end)`` costs under `state`, per tax rate (contract §2).
+
+    Split where the price, the rate or inclusiveness changes and at the cancellation date; each
+    piece ``[a, b)`` has the price part ``round_half_up(p * (b - a) / (end - start))``, taxed on its
+    own; the part on or after the cancellation costs nothing.
     """
     cancel = state.cancel_date
     if cancel is not None and start >= cancel:
-        return 0
+        return {}
     prices = state.prices
     stop = end if cancel is None or cancel >= end else cancel
+    out: Amounts = {}
     if len(prices) == 1 and stop is end:
-        return prices[0].amount_minor  # one price for the whole period: no proration
+        step = prices[0]  # one price for the whole period: no proration
+        _add(out, step.tax_rate, *taxed(step.amount_minor, step.tax_rate, step.tax_inclusive))
+        return out
     days = (end - start).days
     i = _step_index(prices, start)
-    total = 0
     a = start
     while True:
-        b = prices[i + 1].effective_date if i + 1 < len(prices) else stop
-        b = min(b, stop)
-        total += prorate(prices[i].amount_minor, (b - a).days, days)
+        step = prices[i]
+        b = min(prices[i + 1].effective_date if i + 1 < len(prices) else stop, stop)
+        part = prorate(step.amount_minor, (b - a).days, days)
+        _add(out, step.tax_rate, *taxed(part, step.tax_rate, step.tax_inclusive))
         if b >= stop:
-            return total
+            return out
         a = b
         i += 1
 
 
+def period_amount(state: AgreementState, start: date, end: date) -> int:
+    """What the period ``[start, end)`` costs under `state`, tax included."""
+    return sum(net + tax for net, tax in period_amounts(state, start, end).values())
+
+
 def expected_amount(state: AgreementState, k: int) -> tuple[date, date, int]:
-    """Period `k` of the agreement and its amount: ``(period_start, period_end, amount_minor)``."""
+    """Period `k` and its amount, tax included: ``(period_start, period_end, amount_minor)``."""
     start = boundary(state.start_date, state.interval, state.interval_count, k)
     end = boundary(state.start_date, state.interval, state.interval_count, k + 1)
     return start, end, period_amount(state, start, end)
 
 
-def period_amount_if_period(state: AgreementState, start: date, end: date) -> int:
-    """`period_amount` if ``[start, end)`` is a period of the agreement's plan, else 0."""
+def _amounts_if_period(state: AgreementState, start: date, end: date) -> Amounts:
+    """`period_amounts` if ``[start, end)`` is a period of the agreement's plan, else nothing."""
     if start < state.start_date:
-        return 0
+        return {}
     k = index_of(state.start_date, state.interval, state.interval_count, start)
-    p_start, p_end, amount = expected_amount(state, k)
-    return amount if (p_start, p_end) == (start, end) else 0
+    p_start = boundary(state.start_date, state.interval, state.interval_count, k)
+    p_end = boundary(state.start_date, state.interval, state.interval_count, k + 1)
+    return period_amounts(state, start, end) if (p_start, p_end) == (start, end) else {}
+
+
+def _rate_order(rate: str) -> Fraction:
+    return _rate(rate)
+
+
+def _lines(start: date, end: date, expected: Amounts, issued: Amounts) -> list[Line]:
+    """One line per rate whose net or tax differs from what was issued, ordered by rate."""
+    lines = []
+    for rate in sorted(expected.keys() | issued.keys(), key=_rate_order):
+        net, tax = expected.get(rate, (0, 0))
+        was_net, was_tax = issued.get(rate, (0, 0))
+        if net != was_net or tax != was_tax:
+            lines.append(Line(start, end, net - was_net, tax - was_tax, rate))
+    return lines
 
 
 # --------------------------------------------------------------------------- memo
@@ -323,7 +435,7 @@ def _recall(state: AgreementState, issued: Sequence[Document], today: date) -> _
 @dataclass(slots=True)
 class _Scan:
     lines: list[Line]
-    future: dict[tuple[date, date], int]  # issued amounts for periods starting after today
+    future: dict[tuple[date, date], Amounts]  # issued amounts for periods starting after today
     k: int  # the cursor: first period not examined (starts after today, or on/after the cancellation)
     k_start: date
 
@@ -339,37 +451,33 @@ def _scan(state: AgreementState, docs: Sequence[Document], today: date) -> _Scan
         while start <= today and (cancel is None or start < cancel):
             k += 1
             end = boundary(anchor, interval, count, k)
-            amount = period_amount(state, start, end)
-            if amount:
-                lines.append(Line(start, end, amount))
+            lines += _lines(start, end, period_amounts(state, start, end), {})
             start = end
         return _Scan(lines, {}, k, start)
 
-    # Full recomputation: what was issued per period, against what is due.
+    # Full recomputation: what was issued per (period, rate), against what is due.
     issued = _issued_per_period(state, docs)
     k = 0
     start = anchor
     while start <= today and (cancel is None or start < cancel):
         k += 1
         end = boundary(anchor, interval, count, k)
-        diff = period_amount(state, start, end) - issued.pop((start, end), 0)
-        if diff:
-            lines.append(Line(start, end, diff))
+        lines += _lines(start, end, period_amounts(state, start, end), issued.pop((start, end), {}))
         start = end
-    future: dict[tuple[date, date], int] = {}
-    for (p_start, p_end), amount in issued.items():
+    future: dict[tuple[date, date], Amounts] = {}
+    for (p_start, p_end), amounts in issued.items():
         if p_start > today:
-            future[(p_start, p_end)] = amount
-        elif amount:
+            future[(p_start, p_end)] = amounts
+        else:
             # Issued for a period that is not (or no longer) billable: cancelled, or
-            # not a period of this plan at all. Its amount under the state is 0.
-            lines.append(Line(p_start, p_end, -amount))
+            # not a period of this plan at all. Its amount under the state is nothing.
+            lines += _lines(p_start, p_end, {}, amounts)
     lines.sort(key=_line_order)
     return _Scan(lines, future, k, start)
 
 
-def _issued_per_period(state: AgreementState, docs: Sequence[Document]) -> dict[tuple[date, date], int]:
-    issued: dict[tuple[date, date], int] = {}
+def _issued_per_period(state: AgreementState, docs: Sequence[Document]) -> dict[tuple[date, date], Amounts]:
+    issued: dict[tuple[date, date], Amounts] = {}
     for doc in docs:
         if doc.agreement_id != state.agreement_id:
             raise ValueError(
@@ -378,13 +486,17 @@ def _issued_per_period(state: AgreementState, docs: Sequence[Document]) -> dict[
         if doc.currency != state.currency:
             continue  # amounts in another currency cannot be netted (see docs/BILLING.md)
         for line in doc.lines:
-            key = (line.period_start, line.period_end)
-            issued[key] = issued.get(key, 0) + line.amount_minor
+            _add(
+                issued.setdefault((line.period_start, line.period_end), {}),
+                line.tax_rate,
+                line.net_minor,
+                line.tax_minor,
+            )
     return issued
 
 
-def _line_order(line: Line) -> tuple[date, date]:
-    return line.period_start, line.period_end
+def _line_order(line: Line) -> tuple[date, date, Fraction]:
+    return line.period_start, line.period_end, _rate(line.tax_rate)
 
 
 def _issue(state: AgreementState, docs: Sequence[Document], today: date) -> tuple[Document | None, _Scan]:
@@ -416,9 +528,7 @@ def _next_after(state: AgreementState, scan: _Scan) -> date | None:
     """First date after the scanned day with something to bill, all periods up to it being settled."""
     future = scan.future
     candidates = [
-        start
-        for (start, end), amount in future.items()
-        if period_amount_if_period(state, start, end) != amount
+        start for (start, end), amounts in future.items() if _amounts_if_period(state, start, end) != amounts
     ]
     cancel = state.cancel_date
     anchor, interval, count = state.start_date, state.interval, state.interval_count
@@ -426,7 +536,7 @@ def _next_after(state: AgreementState, scan: _Scan) -> date | None:
     while cancel is None or start < cancel:
         end = boundary(anchor, interval, count, k + 1)
         if (start, end) not in future:
-            if period_amount(state, start, end):
+            if period_amounts(state, start, end):
                 candidates.append(start)
                 break
             # A zero-priced period: jump to the period holding the next price change.

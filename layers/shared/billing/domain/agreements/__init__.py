@@ -43,6 +43,7 @@ from .model import (
     Fold,
     Plan,
     PriceStep,
+    canonical_rate,
 )
 from .parse import parse_event
 from .rules import admit, is_known_timezone, known_timezones
@@ -73,6 +74,7 @@ __all__ = [
     "Plan",
     "PriceStep",
     "admit",
+    "canonical_rate",
     "fold",
     "is_known_timezone",
     "known_timezones",

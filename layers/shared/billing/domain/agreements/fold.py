@@ -16,6 +16,7 @@ from .model import (
     AgreementEvent,
     AgreementState,
     Fold,
+    Plan,
     PriceStep,
 )
 from .rules import against_creation, relation
@@ -23,27 +24,29 @@ from .rules import against_creation, relation
 __all__ = ["fold"]
 
 
-def _price_steps(start: date, entries: list[tuple[date, int, int]]) -> tuple[PriceStep, ...]:
-    """Step function of the price: highest version among entries effective on or before a date.
+def _price_steps(start: date, entries: list[tuple[date, int, Plan]]) -> tuple[PriceStep, ...]:
+    """Step function of the price and its tax: highest version among entries effective on or before a date.
 
-    `entries` are (effective_date, version, amount_minor); the created event is one of
+    `entries` are (effective_date, version, plan); the created event is one of
     them with effective_date = start. Dates before `start` count as `start`.
     """
-    entries.sort()
+    entries.sort(key=lambda entry: entry[:2])
     steps: list[PriceStep] = []
     best_version = 0
-    best_amount = 0
+    best: Plan | None = None
     i = 0
     while i < len(entries):
         day = max(entries[i][0], start)
         changed = False
         while i < len(entries) and max(entries[i][0], start) == day:
-            _, version, amount = entries[i]
+            _, version, plan = entries[i]
             if version > best_version:
-                best_version, best_amount, changed = version, amount, True
+                best_version, best, changed = version, plan, True
             i += 1
-        if changed and (not steps or steps[-1].amount_minor != best_amount):
-            steps.append(PriceStep(day, best_amount))
+        if changed and best is not None:
+            step = PriceStep(day, best.amount_minor, best.tax_rate, best.tax_inclusive)
+            if not steps or steps[-1].pricing != step.pricing:
+                steps.append(step)
     return tuple(steps)
 
 
@@ -135,11 +138,11 @@ def _state(
     ignored: list[tuple[AgreementEvent, BadInput]],
 ) -> AgreementState:
     plan, start = created.plan, created.start_date
-    entries = [(start, created.version, plan.amount_minor)]
+    entries = [(start, created.version, plan)]
     payment = (created.version, created.payment_method)
     for event in applied:
         if event.type == AGREEMENT_AMENDED:
-            entries.append((event.effective_date, event.version, event.plan.amount_minor))
+            entries.append((event.effective_date, event.version, event.plan))
             if event.payment_method is not None and event.version > payment[0]:
                 payment = (event.version, event.payment_method)
 

@@ -43,6 +43,7 @@ __all__ = [
     "Fold",
     "Plan",
     "PriceStep",
+    "canonical_rate",
     "content",
     "fingerprint",
 ]
@@ -82,20 +83,39 @@ CONTENT_FIELDS: Final = (
 )
 
 
+def canonical_rate(text: str) -> str:
+    """A tax rate as the contract prints it: no trailing zeros, no trailing point ("19.50" -> "19.5")."""
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     amount_minor: int
     currency: str
     interval: str
     interval_count: int
+    tax_rate: str = "0"  # a percentage, as a canonical decimal string (contract §1)
+    tax_inclusive: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tax_rate", canonical_rate(self.tax_rate))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "amount_minor": self.amount_minor,
             "currency": self.currency,
             "interval": self.interval,
             "interval_count": self.interval_count,
         }
+        # Only when set: a plan without tax keeps the fingerprint it had before taxes existed, so a
+        # redelivery of an event stored then is still recognised as the same event.
+        if self.tax_rate != "0":
+            out["tax_rate"] = self.tax_rate
+        if self.tax_inclusive:
+            out["tax_inclusive"] = True
+        return out
 
 
 def _json_value(value: Any) -> Any:
@@ -221,10 +241,18 @@ AgreementEvent = AgreementCreated | AgreementAmended | AgreementCancelled
 
 @dataclass(frozen=True, slots=True)
 class PriceStep:
-    """From `effective_date` on (until the next step), a period costs `amount_minor` in full."""
+    """From `effective_date` on (until the next step), a period costs `amount_minor` in full, taxed at
+    `tax_rate` percent (added to it, or included in it when `tax_inclusive`)."""
 
     effective_date: date
     amount_minor: int
+    tax_rate: str = "0"
+    tax_inclusive: bool = False
+
+    @property
+    def pricing(self) -> tuple[int, str, bool]:
+        """What a step changes: two adjacent steps never have the same pricing."""
+        return self.amount_minor, self.tax_rate, self.tax_inclusive
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +266,8 @@ class AgreementState:
     currency: str
     interval: str
     interval_count: int
-    # The price as a step function of the local date, from start_date on; adjacent
-    # steps always have different amounts (a period is split only where the price changes).
+    # The price and its tax as a step function of the local date, from start_date on; adjacent
+    # steps always differ (a period is split only where the price, the rate or inclusiveness changes).
     prices: tuple[PriceStep, ...]
     cancel_date: date | None
     payment_method: str  # of the highest applied version that carries one
@@ -260,7 +288,15 @@ class AgreementState:
     @property
     def plan(self) -> Plan:
         """The plan in effect at the latest price step."""
-        return Plan(self.prices[-1].amount_minor, self.currency, self.interval, self.interval_count)
+        last = self.prices[-1]
+        return Plan(
+            last.amount_minor,
+            self.currency,
+            self.interval,
+            self.interval_count,
+            last.tax_rate,
+            last.tax_inclusive,
+        )
 
     @property
     def cancelled(self) -> bool:

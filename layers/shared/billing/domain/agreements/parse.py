@@ -32,6 +32,7 @@ from .shapes import (
     DATA,
     DATE_RE,
     TIME_RE,
+    Boolean,
     Choice,
     Const,
     Field,
@@ -245,6 +246,12 @@ def _string(kind: Text | Choice | Pattern, value: Any, field: str) -> str:
     return text
 
 
+def _boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadInput("invalid_field", f"must be true or false, got {json_type(value)}", field)
+    return value
+
+
 def _const(kind: Const, value: Any, field: str) -> str:
     if value != kind.value:
         raise BadInput("unsupported_specversion", f"{value!r} is not supported (only {kind.value!r})", field)
@@ -270,6 +277,8 @@ def read_value(kind: Kind, value: Any, field: str) -> Any:
             return _object(kind, value, field)
         case Timestamp():
             return _timestamp(value, field)
+        case Boolean():
+            return _boolean(value, field)
         case Const():
             return _const(kind, value, field)
 

@@ -44,8 +44,10 @@ __all__ = [
     "JSON_MEDIA_RE",
     "LOCAL_DATE",
     "PLAN",
+    "TAX_RATE_RE",
     "TIMEZONE",
     "TIME_RE",
+    "Boolean",
     "Choice",
     "Const",
     "Envelope",
@@ -68,6 +70,8 @@ TIME_RE: Final = re.compile(
 JSON_MEDIA_RE: Final = re.compile(r"application/([a-z0-9.+-]+\+)?json(\s*;.*)?", re.IGNORECASE)
 EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 EXTENSION_NAME: Final = re.compile(r"[a-z0-9]+")
+# A percentage from "0" to "100", at most four decimals, no sign, exponent or leading zero ("05").
+TAX_RATE_RE: Final = re.compile(r"(?:100(?:\.0{1,4})?|[1-9]?[0-9](?:\.[0-9]{1,4})?)")
 
 
 # --------------------------------------------------------------------------- the vocabulary
@@ -119,6 +123,10 @@ class Pattern(NamedTuple):
     max_length: int | None = None
 
 
+class Boolean(NamedTuple):
+    """A JSON true or false (not a string, not a number)."""
+
+
 class Named(NamedTuple):
     """A string whose meaning a rule looks up (rules.py): an active currency, a known time zone."""
 
@@ -162,7 +170,7 @@ class Envelope(NamedTuple):
         return frozenset([*(f.name for f in self.attributes), self.payload])
 
 
-Kind = Text | Identifier | Integer | LocalDate | Timestamp | Choice | Pattern | Named | Const | Obj
+Kind = Text | Identifier | Integer | LocalDate | Timestamp | Choice | Pattern | Boolean | Named | Const | Obj
 
 
 # --------------------------------------------------------------------------- the declarations
@@ -179,6 +187,17 @@ PLAN: Final = Obj(
         Field("currency", CURRENCY),
         Field("interval", Choice(INTERVALS)),
         Field("interval_count", Integer(1, MAX_INTERVAL_COUNT)),
+        Field(
+            "tax_rate",
+            Pattern(
+                TAX_RATE_RE,
+                '{value!r} is not a tax rate: a decimal string from "0" to "100" with at most four decimals',
+                max_length=8,
+            ),
+            required=False,
+            default="0",
+        ),
+        Field("tax_inclusive", Boolean(), required=False, default=False),
     ),
     name="plan",
     record=Plan,
