@@ -22,6 +22,7 @@ from billing.ports import (
     BillingView,
     Payment,
     RunTally,
+    SequenceTaken,
     StaleState,
     StoredInbound,
     VersionTaken,
@@ -58,6 +59,7 @@ class FakeBillingTable:
     def __init__(self, shards: int = 4) -> None:
         self.shards = shards
         self.agreements: dict[str, _Agreement] = {}
+        self.series: dict[str, int] = {}  # series -> sequence of its last committed document
         self.outbox: dict[str, dict[str, Any]] = {}  # event id -> the stored item, as the adapter reads it
         self.payments: dict[tuple[str, str], tuple[Payment, str | None]] = {}  # -> (payment, due key)
         self.runs: dict[str, _Run] = {}
@@ -87,6 +89,9 @@ class FakeBillingTable:
             last_run_at=agreement.last_run_at,
         )
 
+    def last_sequence(self, series: str) -> int:
+        return self.series.get(series, 0)
+
     def commit_run(
         self,
         view: BillingView,
@@ -101,12 +106,19 @@ class FakeBillingTable:
             raise StaleState(f"{view.agreement_id}: rev {agreement.rev}, read at {view.rev}")
         if document is not None and document.seq in agreement.documents:
             raise StaleState(f"document {document.seq} exists")
+        if document is not None:
+            if document.series is None or document.sequence is None:
+                raise ValueError("number the document before committing it")
+            last = self.series.get(document.series, 0)
+            if last != document.sequence - 1:
+                raise SequenceTaken(f"{document.series} is at {last}")
         self._check_new_events(events)
         agreement.rev += 1
         agreement.last_run_at = run_at
         agreement.due = None if next_due_at is None else f"{next_due_at}#{STATE}"
         if document is not None:
             agreement.documents[document.seq] = document
+            self.series[document.series or ""] = document.sequence or 0
         self._add_events(view.agreement_id, events)
         self.commits += 1
 

@@ -12,7 +12,7 @@ reports the run complete: DailyRunHeartbeat and DailyRunDurationMs, once.
 
 from typing import Any
 
-from billing import bootstrap, clock
+from billing import bootstrap, clock, config
 from billing.adapters.messaging import to_json
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import payment_retry_due
@@ -69,10 +69,13 @@ def fan_out(job: ShardJob) -> None:
 
 def bill(job: AgreementJob) -> None:
     table = bootstrap.billing_table()
+    series = config.number_series()
     for agreement_id in job.agreement_ids:
-        billed = bill_agreement(table, agreement_id, job.run_at)
+        billed = bill_agreement(table, agreement_id, job.run_at, series)
         if billed.ignored_events:
             count("StaleEventsIgnored", billed.ignored_events)
+        if billed.number_conflicts:
+            count("DocumentNumberConflicts", billed.number_conflicts)
         document = billed.document
         if document is None:
             continue
@@ -88,6 +91,7 @@ def bill(job: AgreementJob) -> None:
             extra={
                 "agreement_id": agreement_id,
                 "document_id": document.document_id,
+                "number": document.number,
                 "total_minor": document.total_minor,
                 "currency": document.currency,
             },

@@ -8,6 +8,8 @@ provider key is read from SSM (see billing.adapters.gateway).
 import json
 import os
 
+from billing.domain.numbering import DEFAULT_SERIES_COUNT
+
 
 class MissingSetting(RuntimeError):
     """A variable the template should have set is absent."""
@@ -26,6 +28,11 @@ def billing_table() -> str:
 
 def due_shards() -> int:
     return int(setting("DUE_SHARDS", "16"))
+
+
+def number_series() -> int:
+    """Numbering lanes per document kind and year (billing.domain.numbering)."""
+    return int(setting("NUMBER_SERIES", str(DEFAULT_SERIES_COUNT)))
 
 
 def payment_retry_days() -> tuple[int, ...]:

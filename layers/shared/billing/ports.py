@@ -45,6 +45,10 @@ class StaleState(Exception):
     """The agreement changed since it was read (another writer won): read again and redo."""
 
 
+class SequenceTaken(StaleState):
+    """Another document took the next number of the series first: read the series again, renumber."""
+
+
 class VersionTaken(Exception):
     """An inbound event with this agreement and version is already stored."""
 
@@ -102,6 +106,10 @@ class AgreementStore(Protocol):
 
     def billing_view(self, agreement_id: str) -> BillingView: ...
 
+    def last_sequence(self, series: str) -> int:
+        """The sequence of the series' last committed document (0 for a new series), read consistently."""
+        ...
+
     def commit_run(
         self,
         view: BillingView,
@@ -112,7 +120,8 @@ class AgreementStore(Protocol):
         next_due_at: str | None,
     ) -> None:
         """Commit document, events and next due instant together, if the agreement is still at
-        `view.rev` (StaleState otherwise)."""
+        `view.rev` (StaleState otherwise) and the document's number is the next of its series
+        (SequenceTaken otherwise): a number is taken only by a committed document."""
         ...
 
     def due_page(

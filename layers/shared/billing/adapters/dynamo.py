@@ -9,8 +9,10 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     OUT#<event id>        billing events: the outbox and the event store
     PAY#<document id>     payment state of one invoice
 
-and each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
-shards expected, the shards done (a string set), started_at and completed_at.
+each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
+shards expected, the shards done (a string set), started_at and completed_at; and
+each numbering series in `SERIES#<series>` (sort key `SERIES`): `seq`, the sequence
+of its last committed document, moved in the document's own transaction.
 
 Every write that matters is conditional or transactional.
 """
@@ -27,10 +29,19 @@ from botocore.exceptions import ClientError
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
-from billing.ports import BillingView, Payment, RunTally, StaleState, StoredInbound, VersionTaken
+from billing.ports import (
+    BillingView,
+    Payment,
+    RunTally,
+    SequenceTaken,
+    StaleState,
+    StoredInbound,
+    VersionTaken,
+)
 
 STATE_SK = "AGREEMENT"
 RUN_SK = "RUN"
+SERIES_SK = "SERIES"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
 # second (one GSI partition); 16 keys a day take it past 16,000 (docs/SCALE.md).
 EVENT_SHARDS = 16
@@ -46,6 +57,10 @@ def run_pk(run_at: str) -> str:
     return f"RUN#{run_at}"
 
 
+def series_pk(series: str) -> str:
+    return f"SERIES#{series}"
+
+
 def due_shard(agreement_id: str, shards: int) -> str:
     return f"DUE#{zlib.crc32(agreement_id.encode()) % shards}"
 
@@ -56,6 +71,14 @@ def _item(**attrs: Any) -> dict[str, Any]:
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _DES.deserialize(v) for k, v in item.items()}
+
+
+def _failed_item(error: BaseException | None) -> int | None:
+    """Which item of a cancelled transaction failed its condition (the first one), if known."""
+    if not isinstance(error, ClientError):
+        return None
+    reasons = error.response.get("CancellationReasons", [])
+    return next((i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"), None)
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -156,6 +179,15 @@ class BillingTable:
             last_run_at=state.get("last_run_at"),
         )
 
+    def last_sequence(self, series: str) -> int:
+        item = self._ddb.get_item(
+            TableName=self.name,
+            Key=_item(pk=series_pk(series), sk=SERIES_SK),
+            ConsistentRead=True,
+            ProjectionExpression="seq",
+        ).get("Item")
+        return int(item["seq"]["N"]) if item else 0
+
     def commit_run(
         self,
         view: BillingView,
@@ -196,13 +228,39 @@ class BillingTable:
             }
         ]
         if document is not None:
+            items.append(self._take_number(document))
             items.append(
                 self._put_new(
                     pk, f"DOC#{document.seq:06d}", document=json.dumps(document.to_json()), seq=document.seq
                 )
             )
         items += [self._outbox_put(pk, event) for event in events]
-        self._transact(items)
+        try:
+            self._transact(items)
+        except StaleState as error:
+            if document is not None and _failed_item(error.__cause__) == 1:
+                raise SequenceTaken(f"{document.series} {document.sequence}") from error
+            raise
+
+    def _take_number(self, document: Document) -> dict[str, Any]:
+        """Move the series from the document's sequence - 1 to its sequence (item 1 of the commit)."""
+        if document.series is None or document.sequence is None:
+            raise ValueError(f"document {document.document_id} has no number: number it before committing")
+        first = document.sequence == 1
+        values = (
+            {":seq": document.sequence}
+            if first
+            else {":seq": document.sequence, ":prev": document.sequence - 1}
+        )
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": _item(pk=series_pk(document.series), sk=SERIES_SK),
+                "UpdateExpression": "SET seq = :seq",
+                "ConditionExpression": "attribute_not_exists(pk)" if first else "seq = :prev",
+                "ExpressionAttributeValues": _item(**values),
+            }
+        }
 
     # -- outbox / event store ----------------------------------------------------
 

@@ -9,6 +9,11 @@ transaction, guarded by the agreement's revision: two generators on the same
 agreement (a redelivered job, an overlapping run) serialize, and a period is
 never issued twice.
 
+Each document takes the next legal number of its series in that same transaction (the
+series' counter moves from n - 1 to n only if the document commits): no number is burned
+by a crash or a retry, and none is taken twice. A lost race for a number re-reads the
+series only, not the agreement.
+
 The run's progress is counted per shard: the scheduler records how many shards
 the run has, the generator that finishes a shard's last page counts it (once,
 however often the page is delivered), and the one that counts the last shard
@@ -25,11 +30,15 @@ from billing.domain.agreements import fold, parse_event
 from billing.domain.billing_events import BillingEvent, document_issued, iso_instant
 from billing.domain.engine import Document, bill, local_date, midnight_utc, next_bill_date
 from billing.domain.errors import BadInput
-from billing.ports import AgreementStore, BillingView, RunLedger, StaleState
+from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
+from billing.ports import AgreementStore, BillingView, RunLedger, SequenceTaken, StaleState
 
 AGREEMENTS_PER_JOB = 25
 DUE_PAGE = 500  # due-index items one shard job reads before handing on a continuation
 _MAX_TRIES = 5
+# Numbers are taken by optimistic concurrency: under the daily run's contention a commit may lose the
+# race for its series' next number several times (docs/SCALE.md); each retry re-reads one item.
+_MAX_NUMBER_TRIES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,44 +148,77 @@ def parse_job(body: str) -> ShardJob | AgreementJob:
 class Billed:
     document: Document | None
     ignored_events: int
+    number_conflicts: int = 0  # commits lost to another document taking the series' next number
 
 
-def bill_agreement(table: AgreementStore, agreement_id: str, run_at: datetime) -> Billed:
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a recomputation decided for one agreement, before it is numbered and committed."""
+
+    document: Document | None
+    customer_id: str
+    payment_method: str
+    next_due_at: str | None
+    ignored_events: int
+
+
+def bill_agreement(
+    table: AgreementStore, agreement_id: str, run_at: datetime, series_count: int = DEFAULT_SERIES_COUNT
+) -> Billed:
     """Issue what is due for one agreement at `run_at` (nothing if it is up to date)."""
+    conflicts = 0
     for _ in range(_MAX_TRIES):
         view = table.billing_view(agreement_id)
         if view.rev == 0:
             return Billed(None, 0)  # no event of this agreement was ever stored
         if view.last_run_at is not None and view.last_run_at > iso_instant(run_at):
             return Billed(None, 0)  # a later run already covered this agreement
-        document, events, next_due, ignored = _recompute(view, run_at)
-        try:
-            table.commit_run(
-                view, run_at=iso_instant(run_at), document=document, events=events, next_due_at=next_due
-            )
-        except StaleState:
-            continue
-        return Billed(document, ignored)
+        outcome = _recompute(view, run_at)
+        for _ in range(_MAX_NUMBER_TRIES):
+            document = _numbered(table, outcome.document, series_count)
+            try:
+                table.commit_run(
+                    view,
+                    run_at=iso_instant(run_at),
+                    document=document,
+                    events=_issued_events(outcome, document, run_at),
+                    next_due_at=outcome.next_due_at,
+                )
+            except SequenceTaken:
+                conflicts += 1  # only the number moved on: take the next one, the rest still holds
+                continue
+            except StaleState:
+                break
+            return Billed(document, outcome.ignored_events, conflicts)
     raise RuntimeError(f"agreement {agreement_id} kept changing during the run; the job will be retried")
 
 
-def _recompute(
-    view: BillingView, run_at: datetime
-) -> tuple[Document | None, list[BillingEvent], str | None, int]:
+def _numbered(table: AgreementStore, document: Document | None, series_count: int) -> Document | None:
+    """The document with the next number of its series (committed with it, or not taken at all)."""
+    if document is None:
+        return None
+    series = series_for(document.kind, document.issue_date, document.agreement_id, series_count)
+    return document.numbered(series, table.last_sequence(series) + 1)
+
+
+def _issued_events(outcome: _Outcome, document: Document | None, run_at: datetime) -> list[BillingEvent]:
+    if document is None:
+        return []
+    return [
+        document_issued(
+            document, customer_id=outcome.customer_id, payment_method=outcome.payment_method, at=run_at
+        )
+    ]
+
+
+def _recompute(view: BillingView, run_at: datetime) -> _Outcome:
     folded = fold(parse_event(stored.body) for stored in view.inbound)
     state = folded.state
-    if state is None:
-        return None, [], None, len(folded.ignored)  # nothing is billed until agreement.created is known
+    if state is None:  # nothing is billed until agreement.created is known
+        return _Outcome(None, "", "", None, len(folded.ignored))
     today = local_date(run_at, state.timezone)
     document = bill(state, view.documents, today)
     issued = (*view.documents, document) if document else view.documents
     upcoming = next_bill_date(state, issued, today)
     next_due = iso_instant(midnight_utc(upcoming, state.timezone)) if upcoming else None
-    events = []
-    if document is not None:
-        events.append(
-            document_issued(
-                document, customer_id=state.customer_id, payment_method=state.payment_method, at=run_at
-            )
-        )
-    return document, events, next_due, len(folded.ignored)
+    return _Outcome(document, state.customer_id, state.payment_method, next_due, len(folded.ignored))
