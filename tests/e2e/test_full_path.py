@@ -17,8 +17,16 @@ def test_created_agreement_is_invoiced_charged_once_published_and_every_queue_em
     assert invoice["kind"] == "invoice"
     assert invoice["total_minor"] == 1000
     assert invoice["lines"] == [
-        {"period_start": "2026-03-01", "period_end": "2026-04-01", "amount_minor": 1000}
+        {
+            "period_start": "2026-03-01",
+            "period_end": "2026-04-01",
+            "tax_rate": "0",
+            "net_minor": 1000,
+            "tax_minor": 0,
+            "amount_minor": 1000,
+        }
     ]
+    assert (invoice["sequence"], invoice["number"]) == (1, f"{invoice['series']}-000001")
     [payment] = pipeline.payments("agr-e2e")
     assert payment["document_id"] == invoice["document_id"]
     assert (payment["status"], payment["attempts"], payment["charges"], payment["outcome_events"]) == (

@@ -119,8 +119,14 @@ def test_daily_run_reads_grow_with_due_agreements_not_with_all_agreements() -> N
         assert run.shards <= total(run.reads, "requests", index="DueIndex") <= 2 * run.shards
         # The due agreements were billed: their partitions were read, and nothing else.
         assert total(run.reads, "items", index="table") > 0
-    # The same requests and the same items read, request by request type, with 10 x N more agreements.
-    assert alone.reads == crowded.reads
+
+    # The same requests and the same items read, request by request type, with 10 x N more agreements
+    # (but what a numbering series' counter read finds: nothing until the series has a document, and
+    # the crowded stack's first run numbered documents in the same series).
+    def without_series_items(reads: Counter[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
+        return Counter({k: n for k, n in reads.items() if k[1:] != ("GetItem", "table", "items")})
+
+    assert without_series_items(alone.reads) == without_series_items(crowded.reads)
 
     # And the emulator's own counters agree, for every function and service (SQS and SNS too), but
     # the provider key: read from SSM once per container and cached for 5 minutes, it was already
