@@ -45,6 +45,7 @@ GLOBAL_ENV = {
     "POWERTOOLS_LOG_LEVEL",
     "STAGE",
     "DUE_SHARDS",
+    "NUMBER_SERIES",
 }
 METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
