@@ -100,6 +100,18 @@ REPLAYS = [
 ]
 
 
+def _page_requests(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """A page found, one for another customer, one missing, one malformed (answered before any call)."""
+    document = pipeline.documents("agr-0")[-1]  # the credit note after the cancellation
+    found = {"agreement_id": "agr-0", "document_id": document["document_id"]}
+    return [
+        found,
+        found | {"customer_id": "cus-someone-else"},
+        {"agreement_id": "agr-0", "document_id": "doc_missing"},
+        {"agreement_id": "agr-0"},
+    ]
+
+
 def exercise(pipeline: Pipeline) -> None:
     """Every code path that reaches AWS, through the entry points the world uses."""
     _inject_payment_faults(pipeline)
@@ -112,6 +124,8 @@ def exercise(pipeline: Pipeline) -> None:
         pipeline.cloud.invoke("DlqRedriveFunction", request)
     for request in REPLAYS:
         pipeline.cloud.invoke("EventReplayFunction", request)
+    for request in _page_requests(pipeline):
+        pipeline.cloud.invoke("DocumentPageFunction", request)
     pipeline.cloud.drain()
 
 
@@ -148,6 +162,7 @@ FUNCTIONS = [
     "AccountingExporterFunction",
     "DlqRedriveFunction",
     "EventReplayFunction",
+    "DocumentPageFunction",
 ]
 
 

@@ -9,6 +9,13 @@ import json
 import os
 
 from billing.domain.numbering import DEFAULT_SERIES_COUNT
+from billing.render.sources import Issuer
+
+# The template's parameter defaults (IssuerName, IssuerAddress, IssuerTaxId): placeholders a real
+# deployment overrides; the local tools use them too, so a preview page looks like a deployed one.
+DEFAULT_ISSUER_NAME = "Example Billing Ltd"
+DEFAULT_ISSUER_ADDRESS = "1 Example Street|10115 Berlin|Germany"
+DEFAULT_ISSUER_TAX_ID = "DE000000000"
 
 
 class MissingSetting(RuntimeError):
@@ -33,6 +40,25 @@ def due_shards() -> int:
 def number_series() -> int:
     """Numbering lanes per document kind and year (billing.domain.numbering)."""
     return int(setting("NUMBER_SERIES", str(DEFAULT_SERIES_COUNT)))
+
+
+def issuer() -> Issuer:
+    """Who issues the documents, as printed on every page: ISSUER_NAME, ISSUER_ADDRESS (lines
+    separated by "|"), ISSUER_TAX_ID. Configuration, not secrets (template parameters)."""
+    return issuer_from(
+        setting("ISSUER_NAME", DEFAULT_ISSUER_NAME),
+        setting("ISSUER_ADDRESS", DEFAULT_ISSUER_ADDRESS),
+        setting("ISSUER_TAX_ID", DEFAULT_ISSUER_TAX_ID),
+    )
+
+
+def issuer_from(name: str, address: str, tax_id: str) -> Issuer:
+    lines = tuple(line.strip() for line in address.split("|") if line.strip())
+    return Issuer(name=name.strip(), address=lines, tax_id=tax_id.strip())
+
+
+def stage() -> str:
+    return setting("STAGE", "dev")
 
 
 def payment_retry_days() -> tuple[int, ...]:

@@ -38,6 +38,10 @@ FUNCTIONS = {
     ),
     "DlqRedriveFunction": ("dlq_redrive", {"REDRIVE_PAIRS"}),
     "EventReplayFunction": ("event_replay", {"BILLING_TABLE", "BILLING_TOPIC_ARN", "REPLAY_TARGETS"}),
+    "DocumentPageFunction": (
+        "document_page",
+        {"BILLING_TABLE", "ISSUER_NAME", "ISSUER_ADDRESS", "ISSUER_TAX_ID"},
+    ),
 }
 GLOBAL_ENV = {
     "POWERTOOLS_SERVICE_NAME",
@@ -50,7 +54,7 @@ GLOBAL_ENV = {
 METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
     "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "MessagesRedriven",
-    "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue",
+    "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue", "DocumentPagesRendered",
 }  # fmt: skip
 
 
@@ -183,6 +187,21 @@ def test_parameter_defaults(raw_template: Template) -> None:
     assert p["PowertoolsLayerArn"]["Default"] == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
 
 
+def test_issuer_parameters_reach_the_page_function(raw_template: Template, rendered: Template) -> None:
+    """The issuer printed on the pages is configuration: template parameters whose defaults are the
+    ones the local tools print (billing.config), passed to the one function that renders."""
+    from billing import config
+
+    p = raw_template["Parameters"]
+    assert p["IssuerName"]["Default"] == config.DEFAULT_ISSUER_NAME
+    assert p["IssuerAddress"]["Default"] == config.DEFAULT_ISSUER_ADDRESS
+    assert p["IssuerTaxId"]["Default"] == config.DEFAULT_ISSUER_TAX_ID
+    variables = env(rendered, "DocumentPageFunction")
+    assert variables["ISSUER_NAME"] == {"Ref": "IssuerName"}
+    assert variables["ISSUER_ADDRESS"] == {"Ref": "IssuerAddress"}
+    assert variables["ISSUER_TAX_ID"] == {"Ref": "IssuerTaxId"}
+
+
 def test_subscriptions_and_filter_policies(rendered: Template) -> None:
     subs = {
         (rules.target_id(s["Properties"]["TopicArn"]), rules.target_id(s["Properties"]["Endpoint"])): s[
@@ -306,8 +325,8 @@ def test_payment_failure_rate_alarm(rendered: Template) -> None:
 
 def test_alarm_inventory(rendered: Template) -> None:
     alarms = rules.alarms(rendered)
-    # 7 DLQs + 4 queue ages + 8 x (errors, throttles) + heartbeat + payment failure rate
-    assert len(alarms) == 7 + 4 + 16 + 2
+    # 7 DLQs + 4 queue ages + 9 x (errors, throttles) + heartbeat + payment failure rate
+    assert len(alarms) == 7 + 4 + 18 + 2
     names = [json.dumps(a["Properties"]["AlarmName"]) for a in alarms.values()]
     assert len(set(names)) == len(names)
     runbook = (
