@@ -11,6 +11,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from billing_local import render_cli
+
 EXAMPLES = """examples:
   billing preview tests/fixtures/scenarios/worked_example.json
   billing simulate --agreements 300 --days 40
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replay_parser(sub)
     _events_parser(sub)
     _doctor_parser(sub)
+    render_cli.register(sub)
     return parser
 
 
