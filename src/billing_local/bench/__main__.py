@@ -40,12 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     results |= summarise(run)
     results |= _layer_and_imports(console, args, run)
     results |= _engine(console, args)
+    results |= _rendered_documents(console)
     results["goals"] = goal_status(results)
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print_tables(Console(), results)
+    from billing_local.bench.render import print_table
+
+    print_table(Console(), results["rendered_documents"])
     Console().print(f"written to {args.out}")
     return 0
 
@@ -95,6 +99,13 @@ def _engine(console: Any, args: argparse.Namespace) -> dict[str, Any]:
     console.print("engine benchmark (billing preview)")
     engine = {mix: benchmark(args.engine_agreements, 365, seed=1, mix=mix) for mix in ("mixed", "monthly")}
     return {"engine_documents_per_second": engine["mixed"]["documents_per_second"], "engine": engine}
+
+
+def _rendered_documents(console: Any) -> dict[str, Any]:
+    from billing_local.bench import render
+
+    console.print("rendered documents: render time, and pages on request on the embedded AWS")
+    return {"rendered_documents": render.measure()}
 
 
 def _git_commit() -> str | None:
