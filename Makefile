@@ -20,7 +20,7 @@ CHECKOV = $(UV) tool run --quiet --python $(PY313) --from checkov==$(CHECKOV_VER
 STAGES := default dev staging prod
 XDIST ?= -n 2
 
-.PHONY: help setup run test lint typecheck template-checks sam-validate sam-build security pytest contracts bench clean
+.PHONY: help setup run test lint typecheck template-checks sam-validate sam-build security pytest contracts bench screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -83,6 +83,11 @@ contracts: setup  ## regenerate schemas/ and docs/asyncapi.yaml from the code's 
 
 bench: setup  ## measure requests, cost, cold imports, throughput into .bench/results.json
 	$(VENV_BIN)/python -m billing_local.bench
+
+# Needs a browser (Debian: apt-get install -y chromium; CHROMIUM=/path/to/chrome elsewhere), so it is
+# not part of `make test`: it checks the pages in the browser and rewrites docs/images/*.png.
+screenshots: setup  ## render sample invoice and credit-note pages, check and screenshot them in headless Chromium into docs/images
+	$(PY) -m billing_local.screenshots --out docs/images
 
 clean:  ## remove build output and environments
 	rm -rf .aws-sam .venv .tools .bench .pytest_cache .mypy_cache .ruff_cache

@@ -67,6 +67,8 @@ text-transform:uppercase}
 .parties p{margin:0}
 .customer-name{font-size:16px;font-weight:700}
 .muted{color:#52606d}
+.document-id{font:600 12px/1.9 ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;\
+color:#52606d}
 .corrects{margin:24px 0 0;padding:12px 16px;background:#fff7ed;border-left:4px solid #9a3412;\
 border-radius:0 4px 4px 0}
 table{width:100%;border-collapse:collapse}
@@ -183,7 +185,7 @@ def _parties(doc: Document, customer: Customer) -> str:
         who.append(f'<p class="muted">{_bdi(customer.email)}</p>')
     reference = (
         f"<dt>Agreement</dt><dd>{_bdi(doc.agreement_id)}</dd>"
-        f"<dt>Document ID</dt><dd>{_bdi(doc.document_id)}</dd>"
+        f"<dt>Document ID</dt><dd>{_bdi(doc.document_id, 'document-id')}</dd>"
     )
     heading = "Credit to" if doc.kind == CREDIT_NOTE else "Bill to"
     return (
