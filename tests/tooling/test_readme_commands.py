@@ -25,6 +25,7 @@ NOT_RUNNABLE_HERE = {
     "billing redrive --stack": "invokes a deployed stack's function",
     "billing events query --stack": "invokes a deployed stack's function",
     "billing replay --stack": "invokes a deployed stack's function",
+    "billing render --stack": "invokes a deployed stack's function",
     "aws lambda invoke": "invokes a deployed stack's function",
 }
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
