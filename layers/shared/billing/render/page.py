@@ -90,7 +90,8 @@ footer{margin-top:40px;padding-top:16px;border-top:1px solid #e4e7eb;color:#7b87
 footer p{margin:0 0 4px}
 @media (max-width:640px){body{padding:0}.sheet{padding:28px 20px;border-radius:0}\
 header,.parties{flex-direction:column;gap:20px}.heading{text-align:left}.facts dt{text-align:left}\
-.totals{min-width:0;width:100%}}
+.totals{min-width:0;width:100%}.lines th,.lines td{padding:8px 4px}.document-id{word-break:break-all}\
+.ref bdi{white-space:nowrap}}
 @media print{html,body{background:#fff}body{padding:0}.sheet{max-width:none;padding:0;\
 border-radius:0;box-shadow:none;border-top-width:4px}.lines tbody tr{break-inside:avoid}}
 """
