@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import signal
+import socket
 import sys
 import threading
 import time
@@ -57,14 +58,24 @@ def bind(port: int) -> Any:
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             """No access log: a script's terminal stays readable (errors are still logged)."""
 
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT port is not busy
     try:
-        return make_server("127.0.0.1", port, _starting, threaded=True, request_handler=QuietHandler)
+        listening.bind(("127.0.0.1", port))
+        listening.listen(128)
     except OSError as error:
+        listening.close()
         if error.errno == errno.EADDRINUSE:
             raise CommandError(
                 f"127.0.0.1:{port} is busy (another `billing up`?): stop it or pick --port"
             ) from None
         raise CommandError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
+    try:  # werkzeug takes the bound socket (it would exit the process itself on a busy port)
+        return make_server(
+            "127.0.0.1", port, _starting, threaded=True, request_handler=QuietHandler, fd=listening.fileno()
+        )
+    finally:
+        listening.close()  # werkzeug holds its own duplicate
 
 
 def _starting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -95,7 +106,7 @@ def _run(server: Any, options: UpOptions, stop: threading.Event, out: TextIO, st
     from .app import BillingApp
     from .runtime import StackRuntime
 
-    endpoint = f"http://127.0.0.1:{server.server_port}"
+    endpoint = f"http://127.0.0.1:{server.port}"
     start = options.start or datetime.now(UTC).replace(microsecond=0)
     cloud = local_cloud(options.template, start=start, echo_logs=sys.stderr if options.echo_logs else None)
     cloud.__enter__()
