@@ -99,9 +99,7 @@ class BillingApp:
                     "account_id": cloud.account_id,
                     "endpoint": self.endpoint,
                     "now": format_instant(runtime.now()),
-                    "chaos": {"seed": runtime.chaos.seed, "faults": runtime.injected_faults()}
-                    if runtime.chaos is not None
-                    else None,
+                    "chaos": runtime.chaos_state(),
                 },
             )
         if path == "/_billing/clock" and method == "GET":

@@ -45,6 +45,11 @@ def register(sub: Any, subparser: Subparser, on_error: Callable[[str], Exception
     up.add_argument(
         "--chaos", type=int, metavar="SEED", help="inject simulate --chaos's faults, from this seed"
     )
+    up.add_argument(
+        "--chaos-until",
+        metavar="INSTANT",
+        help="the test-clock instant the faults stop, as a deployed fix would (default: never)",
+    )
     up.add_argument("--template", type=Path, default=Path("template.yaml"))
     up.add_argument("--json", action="store_true", help="print one JSON object instead of export lines")
     up.add_argument("--logs", action="store_true", help="echo the handlers' logs to stderr")
@@ -82,13 +87,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     try:
         start = parse_instant(args.start) if args.start else None
+        chaos_until = parse_instant(args.chaos_until) if args.chaos_until else None
     except ValueError as error:
-        raise CommandError(f"--start: {error}") from None
+        raise CommandError(f"--start/--chaos-until: {error}") from None
+    if chaos_until is not None and args.chaos is None:
+        raise CommandError("--chaos-until needs --chaos SEED")
     options = UpOptions(
         port=args.port,
         host=args.host,
         start=start,
         chaos_seed=args.chaos,
+        chaos_until=chaos_until,
         template=args.template,
         as_json=args.json,
         echo_logs=args.logs,

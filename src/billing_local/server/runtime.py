@@ -37,10 +37,14 @@ class ClockError(ValueError):
 class StackRuntime:
     """A started LocalCloud served to outside clients; every use of it goes through ``lock``."""
 
-    def __init__(self, cloud: LocalCloud, *, chaos_seed: int | None = None) -> None:
+    def __init__(
+        self, cloud: LocalCloud, *, chaos_seed: int | None = None, chaos_until: datetime | None = None
+    ) -> None:
         self.cloud = cloud
         self.lock = threading.RLock()
         self.chaos = Chaos(chaos_seed) if chaos_seed is not None else None
+        self.chaos_until = chaos_until  # the test-clock instant the faults stop ("the fix is deployed")
+        self._chaos_on = False
         self._operator_call = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -51,6 +55,7 @@ class StackRuntime:
         """The cloud is active: install the faults (if any) and start Lambda's pollers."""
         if self.chaos is not None:
             self._install_chaos(self.chaos)
+            self._end_chaos_if_due()
         self._worker = threading.Thread(target=self._poll_forever, name="billing-pollers", daemon=True)
         self._worker.start()
 
@@ -92,15 +97,33 @@ class StackRuntime:
                 pipeline_fault(service, operation)
 
         faults.before_aws_call = before_aws_call
+        self._chaos_on = True
 
-    def injected_faults(self) -> dict[str, int]:
-        return dict(sorted(self.chaos.injected.items())) if self.chaos is not None else {}
+    def _end_chaos_if_due(self) -> None:
+        chaos, until = self.chaos, self.chaos_until
+        if self._chaos_on and chaos is not None and until is not None and self.cloud.clock.now() >= until:
+            chaos.uninstall(self.cloud.faults)  # as a deploy would: fresh containers, no faults
+            self._chaos_on = False
+
+    def chaos_state(self) -> dict[str, Any] | None:
+        """The seed, whether faults are still injected, until when, and how many of each so far."""
+        if self.chaos is None:
+            return None
+        return {
+            "seed": self.chaos.seed,
+            "active": self._chaos_on,
+            "until": format_instant(self.chaos_until) if self.chaos_until else None,
+            "faults": dict(sorted(self.chaos.injected.items())),
+        }
 
     # -- Lambda's Invoke API ----------------------------------------------------------------
     @contextlib.contextmanager
     def operator_call(self) -> Iterator[None]:
-        """An invocation asked for through the Lambda API (an operator, a test): no faults."""
+        """An invocation asked for through the Lambda API (an operator, a test): no faults. It
+        comes after the fact, so what died before it is over (visibility and in-progress
+        timeouts, counted in real time by moto and Powertools, have passed)."""
         with self.lock:
+            let_time_pass(self.cloud)
             self._operator_call = True
             try:
                 yield
@@ -141,11 +164,13 @@ class StackRuntime:
             fired: collections.Counter[str] = collections.Counter()
             let_time_pass(cloud)  # time passes: real-time timeouts (visibility, in-progress) are over
             batches = cloud.drain()
-            while (due := self._next_fire_time(target)) is not None:
+            while (due := self._next_step(target)) is not None:
                 cloud.clock.advance_to(max(due, cloud.clock.now()))
+                self._end_chaos_if_due()
                 fired.update(cloud.fire_due_schedules())
                 batches += cloud.drain()
             cloud.clock.advance_to(target)
+            self._end_chaos_if_due()
             fired.update(cloud.fire_due_schedules())
             batches += cloud.drain()
             return {
@@ -156,10 +181,14 @@ class StackRuntime:
                 "dead_letters": self.dead_letters(),
             }
 
-    def _next_fire_time(self, target: datetime) -> datetime | None:
+    def _next_step(self, target: datetime) -> datetime | None:
+        """The next instant up to ``target`` where something happens: a schedule falls due, or
+        the faults stop."""
         now = self.cloud.clock.now()
         horizon = target - now
         times = [self.cloud.next_fire_time(name, horizon) for name in self.cloud.schedule_names()]
+        if self._chaos_on and self.chaos_until is not None and self.chaos_until > now:
+            times.append(self.chaos_until)
         due = [t for t in times if t is not None and t <= target]
         return min(due) if due else None
 

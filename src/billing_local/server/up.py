@@ -37,6 +37,7 @@ class UpOptions:
     host: str = "127.0.0.1"
     start: datetime | None = None
     chaos_seed: int | None = None
+    chaos_until: datetime | None = None
     template: Path = Path("template.yaml")
     as_json: bool = False
     echo_logs: bool = False
@@ -110,7 +111,7 @@ def _run(server: Any, options: UpOptions, stop: threading.Event, out: TextIO, st
     start = options.start or datetime.now(UTC).replace(microsecond=0)
     cloud = local_cloud(options.template, start=start, echo_logs=sys.stderr if options.echo_logs else None)
     cloud.__enter__()
-    runtime = StackRuntime(cloud, chaos_seed=options.chaos_seed)
+    runtime = StackRuntime(cloud, chaos_seed=options.chaos_seed, chaos_until=options.chaos_until)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     try:
         app = BillingApp(runtime, endpoint)
@@ -181,7 +182,7 @@ def _announce(app: Any, options: UpOptions, out: TextIO, seconds: float) -> None
             "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
             "stack_name": cloud.stack_name,
             "clock": clock,
-            "chaos_seed": options.chaos_seed,
+            "chaos": app.runtime.chaos_state(),
             "outputs": stack_outputs(app),
             "startup_seconds": round(seconds, 2),
         }
@@ -190,6 +191,8 @@ def _announce(app: Any, options: UpOptions, out: TextIO, seconds: float) -> None
         lines = [f"export {name}={shlex.quote(value)}" for name, value in environment(app).items()]
         print("\n".join(lines), file=out, flush=True)
     chaos = f", faults from seed {options.chaos_seed}" if options.chaos_seed is not None else ""
+    if options.chaos_until is not None:
+        chaos += f" until {format_instant(options.chaos_until)}"
     print(
         f"billing up: stack {cloud.stack_name!r} on {app.endpoint} (region {cloud.region}), test clock at "
         f"{clock}{chaos}; ready in {seconds:.1f} s; Ctrl-C stops it",
