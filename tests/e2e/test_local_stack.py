@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,3 +285,59 @@ def test_sigint_stops_the_server_and_nothing_is_left_listening() -> None:
     assert stop_server(process) == 0
     assert _port_is_free(port)
     assert process.stderr is not None and "stopped" in process.stderr.read()
+
+
+def _rehearsal_agreements(stack: LocalStack, count: int) -> None:
+    """Upstream publishes `count` agreements (the sample event, renamed) with plain boto3."""
+    event = json.loads((ROOT / "events/agreement_topic/agreement-created.json").read_text())
+    sns = stack.boto3("sns")
+    for n in range(count):
+        event["id"], event["data"]["agreement_id"] = f"evt-rehearsal-{n}", f"agr-rehearsal-{n}"
+        sns.publish(TopicArn=stack.outputs["AgreementTopicArn"], Message=json.dumps(event))
+
+
+def _private(stack: LocalStack, path: str) -> Any:
+    with urllib.request.urlopen(stack.endpoint + path, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [7])
+def test_an_incident_rehearsed_locally_ends_with_every_invoice_charged_once_and_no_dead_letter(
+    seed: int,
+) -> None:
+    """RUNBOOK.md "Rehearsing an incident locally": faults until the fix, then the runbook."""
+    process, info = start_server(_free_port(), "--chaos", str(seed), "--chaos-until", "2026-02-02T00:00:00Z")
+    stack = LocalStack(info["endpoint"], info)
+    try:
+        _rehearsal_agreements(stack, 60)
+        billing = [str(BIN / "billing")]
+        stack.run(
+            *billing, "clock", "advance", "--to", "2026-02-02T00:00:00Z", "--endpoint-url", stack.endpoint
+        )
+        chaos = _private(stack, "/_billing/stack")["chaos"]
+        assert chaos["active"] is False and sum(chaos["faults"].values()) > 0
+
+        for queue in ("agreement", "invoice-job", "payment", "accounting"):
+            stack.billing("redrive", "--queue", queue)
+        if _dlq_depths(stack)["OutboxDLQUrl"]:
+            stack.billing("replay", "--from", "2026-01-30", "--to", "2026-02-02", "--target", "topic")
+        for dlq in ("OutboxDLQUrl", "ScheduleDLQUrl"):
+            stack.aws("sqs", "purge-queue", "--queue-url", stack.outputs[dlq])
+        report = json.loads(
+            stack.run(*billing, "clock", "advance", "1d", "--endpoint-url", stack.endpoint).stdout
+        )
+        assert report["dead_letters"] == {}
+
+        ddb = stack.boto3("dynamodb")
+        items = ddb.scan(TableName=stack.outputs["BillingTableName"])["Items"]
+        documents = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith("DOC#")]
+        assert sorted(d["agreement_id"] for d in documents) == sorted(f"agr-rehearsal-{n}" for n in range(60))
+        assert {(d["kind"], d["total_minor"]) for d in documents} == {("invoice", 1999)}
+        payments = [i for i in items if i["sk"]["S"].startswith("PAY#")]
+        assert len(payments) == 60 and {p["status"]["S"] for p in payments} == {"succeeded"}
+        ledger = ddb.scan(TableName=stack.outputs["SandboxLedgerTableName"])["Items"]
+        charged = [e["document_id"]["S"] for e in ledger if e["status"]["S"] == "succeeded"]
+        assert sorted(charged) == sorted(d["document_id"] for d in documents)  # each exactly once
+    finally:
+        stop_server(process)
