@@ -1,4 +1,5 @@
-"""`billing`: preview, simulate and invoke locally; redrive, replay and query a deployed stack.
+"""`billing`: preview, simulate and invoke locally; redrive, replay and query a deployed stack or the
+local one (`billing up`, with its test clock: `billing clock`).
 
 Errors a user can make (a missing file, a malformed scenario, an unknown
 function) print one line on stderr and exit 2, never a traceback.
@@ -22,6 +23,9 @@ EXAMPLES = """examples:
   billing events query --stack recurring-billing-dev --from 2026-03-01 --type billing.invoice.issued
   billing replay --stack recurring-billing-dev --from 2026-03-01 --to 2026-03-31 --target accounting
   billing doctor --stack recurring-billing-dev
+  billing up --start 2026-01-30T00:00:00Z
+  billing clock advance 1d
+  billing events query --endpoint-url http://127.0.0.1:4566 --from 2026-01-31
 """
 
 
@@ -60,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _events_parser(sub)
     _doctor_parser(sub)
     render_cli.register(sub)
+    _local_stack_parsers(sub)
     return parser
 
 
@@ -161,14 +166,19 @@ def _invoke_parser(sub: Any) -> None:
     )
     p.add_argument("--event", "-e", type=Path, required=True, help="event JSON file")
     p.add_argument("--template", type=Path, default=Path("template.yaml"))
+    _endpoint_arg(p, "invoke the function of `billing up` there instead")
+    p.add_argument("--stack", help="with --endpoint-url: the stack (default: the local stack)")
+    p.add_argument("--region", default=None)
     p.set_defaults(func=cmd_invoke)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     from billing_local.stack import local_cloud
 
-    _require_file(args.template)
     event = _read_json(args.event)
+    if args.endpoint_url:
+        return _invoke_deployed(args, _logical_id(args.function), event)
+    _require_file(args.template)
     with local_cloud(args.template) as cloud:
         try:
             function = cloud.resolve_function(args.function)
@@ -183,9 +193,25 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 # -- operations on a deployed stack ----------------------------------------------
 
 
-def _stack_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", required=True, help="the deployed stack (samconfig: recurring-billing-<stage>)")
+def _stack_args(p: argparse.ArgumentParser, local: bool = True) -> None:
+    help_ = "the deployed stack (samconfig: recurring-billing-<stage>)"
+    if not local:
+        p.add_argument("--stack", required=True, help=help_)
+    else:
+        p.add_argument("--stack", help=help_ + "; with --endpoint-url, default: the local stack")
+        _endpoint_arg(p, "the stack of `billing up` there (e.g. http://127.0.0.1:4566)")
     p.add_argument("--region", default=None)
+
+
+def _endpoint_arg(p: argparse.ArgumentParser, help_: str) -> None:
+    p.add_argument("--endpoint-url", help=help_)
+
+
+def _logical_id(function: str) -> str:
+    """agreement_projector -> AgreementProjectorFunction; a logical id stays as it is."""
+    if "_" in function or function.islower():
+        function = "".join(part.capitalize() for part in function.split("_"))
+    return function if function.endswith("Function") else function + "Function"
 
 
 def _redrive_parser(sub: Any) -> None:
@@ -286,16 +312,26 @@ def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[st
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from billing_local.server.client import operator_target
+    from billing_local.server.errors import CommandError
+
+    try:  # a deployed stack, or the stack of `billing up` at --endpoint-url: the same calls
+        target = operator_target(args.stack, args.region, args.endpoint_url)
+    except CommandError as error:
+        raise UserError(str(error)) from None
+    stack, region, options = target.stack, target.region, target.client_options
     try:
-        cfn = boto3.client("cloudformation", region_name=args.region)
-        resource = cfn.describe_stack_resource(StackName=args.stack, LogicalResourceId=logical_id)
+        cfn = boto3.client("cloudformation", region_name=region, **options)
+        resource = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
         name = resource["StackResourceDetail"]["PhysicalResourceId"]
-        lambda_ = boto3.client("lambda", region_name=args.region)
+        lambda_ = boto3.client("lambda", region_name=region, **options)
         timeout = lambda_.get_function_configuration(FunctionName=name)["Timeout"]
-        waiting = boto3.client("lambda", region_name=args.region, config=operator_invoke_config(timeout))
+        waiting = boto3.client(
+            "lambda", region_name=region, config=operator_invoke_config(timeout), **options
+        )
         response = waiting.invoke(FunctionName=name, Payload=json.dumps(payload).encode())
     except (BotoCoreError, ClientError) as error:
-        raise UserError(f"cannot reach stack {args.stack!r}: {error}") from None
+        raise UserError(f"cannot reach stack {stack!r}: {error}") from None
     body = json.loads(response["Payload"].read() or b"null")
     print(json.dumps(body, indent=2))
     return 1 if response.get("FunctionError") else 0
@@ -327,7 +363,7 @@ def _doctor_parser(sub: Any) -> None:
         "Before a deploy: check with read-only AWS calls what the stack needs and print what to fix.",
         "billing doctor --stack recurring-billing-dev --region eu-west-1",
     )
-    _stack_args(p)
+    _stack_args(p, local=False)
     p.add_argument("--root", type=Path, default=Path("."), help="the project (template.yaml, samconfig.toml)")
     p.set_defaults(func=cmd_doctor)
 
@@ -350,6 +386,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.line())
     return 0 if all(f.ok for f in findings) else 1
+
+
+# -- the local stack (billing_local.server) --------------------------------------
+
+
+def _local_stack_parsers(sub: Any) -> None:
+    from billing_local.server.commands import register
+
+    register(sub, _subparser, on_error=UserError)
 
 
 # -- helpers ---------------------------------------------------------------------

@@ -15,6 +15,10 @@ SUBCOMMANDS = [
     ["replay"],
     ["events"],
     ["events", "query"],
+    ["up"],
+    ["clock"],
+    ["clock", "now"],
+    ["clock", "advance"],
 ]
 
 

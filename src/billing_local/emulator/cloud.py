@@ -33,7 +33,7 @@ from .hooks import ApiHook
 from .instrumentation import FaultInjector, Faults, RequestCounter, RequestKey
 from .lambdas import AsyncFailure, EventSourceMappings, Functions
 from .pollers import PollerWiring, SqsPoller, StreamPoller
-from .resources import Naming, Registry, Resource
+from .resources import Naming, Registry, Resource, attribute_string
 from .s3 import Buckets
 from .scheduler import Scheduler
 from .sns import Topics
@@ -231,6 +231,23 @@ class LocalCloud:
     def logical_ids(self, resource_type: str) -> list[str]:
         return self._registry.logical_ids(resource_type)
 
+    def resource_ids(self) -> list[str]:
+        """Every resource the stack has (its Condition true), in template order."""
+        return list(self._registry.definitions)
+
+    def outputs(self) -> dict[str, dict[str, str]]:
+        """The template's Outputs, resolved: key -> {"Value", "Description"} (Condition honoured)."""
+        self._require_active()
+        resolved: dict[str, dict[str, str]] = {}
+        for key, output in (self.template.get("Outputs") or {}).items():
+            if not self.resolver.is_enabled(output):
+                continue
+            entry = {"Value": attribute_string(self.resolver.resolve(output["Value"]))}
+            if output.get("Description"):
+                entry["Description"] = str(output["Description"])
+            resolved[key] = entry
+        return resolved
+
     def function_names(self) -> list[str]:
         return self._functions.names()
 
@@ -250,6 +267,11 @@ class LocalCloud:
         """Run a handler once, synchronously (RequestResponse); its exception propagates."""
         self._require_active()
         return self._functions.invoke(self.resolve_function(function), event)
+
+    def invoke_async(self, function: str, event: dict[str, Any], source: str = "invoke") -> None:
+        """InvocationType=Event: retried on error, then to the function's failure destination."""
+        self._require_active()
+        self._functions.invoke_async(self.resolve_function(function), event, source)
 
     # -- messages ------------------------------------------------------------------------
     def publish(self, topic_logical_id: str, message: str, attributes: dict[str, str] | None = None) -> str:
