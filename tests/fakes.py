@@ -11,18 +11,21 @@ import itertools
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
-from billing.domain.payments import ChargeRequest, ChargeResult, SandboxGateway
+from billing.domain.payments import ChargeRequest, ChargeResult, ChargeStatus, RefundRequest, SandboxGateway
+from billing.domain.settlement import CreditAccount, Refund, with_refund
 from billing.ports import (
     BillingView,
     Payment,
     RunTally,
     SequenceTaken,
+    SettlementAccount,
+    SettlementView,
     StaleState,
     StoredInbound,
     VersionTaken,
@@ -43,6 +46,7 @@ class _Agreement:
     due: str | None = None  # gsi1sk while due
     inbound: dict[int, StoredInbound] = field(default_factory=dict)
     documents: dict[int, Document] = field(default_factory=dict)
+    credit: CreditAccount = field(default_factory=CreditAccount)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class FakeBillingTable:
         self.outbox: dict[str, dict[str, Any]] = {}  # event id -> the stored item, as the adapter reads it
         self.payments: dict[tuple[str, str], tuple[Payment, str | None]] = {}  # -> (payment, due key)
         self.runs: dict[str, _Run] = {}
+        self.accounts: dict[str, SettlementAccount] = {}
         self.commits = 0
 
     # -- AgreementStore ---------------------------------------------------------------
@@ -87,6 +92,7 @@ class FakeBillingTable:
             documents=tuple(agreement.documents[s] for s in sorted(agreement.documents)),
             rev=agreement.rev,
             last_run_at=agreement.last_run_at,
+            credit=agreement.credit,
         )
 
     def last_sequence(self, series: str) -> int:
@@ -100,6 +106,7 @@ class FakeBillingTable:
         document: Document | None,
         events: Sequence[BillingEvent],
         next_due_at: str | None,
+        credit: CreditAccount | None = None,
     ) -> None:
         agreement = self.agreements.setdefault(view.agreement_id, _Agreement())
         if agreement.rev != view.rev:
@@ -116,6 +123,7 @@ class FakeBillingTable:
         agreement.rev += 1
         agreement.last_run_at = run_at
         agreement.due = None if next_due_at is None else f"{next_due_at}#{STATE}"
+        agreement.credit = credit or agreement.credit
         if document is not None:
             agreement.documents[document.seq] = document
             self.series[document.series or ""] = document.sequence or 0
@@ -166,6 +174,41 @@ class FakeBillingTable:
         due = None if retry_at is None else f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}"
         self.payments[key] = (payment, due)
         self._add_events(payment.agreement_id, events)
+
+    # -- SettlementStore --------------------------------------------------------------
+
+    def settlement(self, agreement_id: str) -> SettlementView:
+        payments = tuple(p for (a, _), (p, _) in sorted(self.payments.items()) if a == agreement_id)
+        return SettlementView(self.accounts.get(agreement_id), payments)
+
+    def record_closure(self, account: SettlementAccount) -> bool:
+        known = self.accounts.get(account.agreement_id)
+        if known is not None and known.closure >= account.closure:
+            return False
+        refunds = known.refunds if known else ()
+        ver = known.ver + 1 if known else 1
+        self.accounts[account.agreement_id] = SettlementAccount(
+            account.agreement_id,
+            account.currency,
+            account.payment_method,
+            account.owed_minor,
+            account.closure,
+            refunds,
+            ver,
+        )
+        return True
+
+    def save_refund(
+        self, account: SettlementAccount, refund: Refund, events: Sequence[BillingEvent] = ()
+    ) -> None:
+        known = self.accounts.get(account.agreement_id)
+        if known is None or known.ver != account.ver:
+            raise StaleState(f"settlement of {account.agreement_id} moved on")
+        self._check_new_events(events)
+        self.accounts[account.agreement_id] = replace(
+            known, refunds=with_refund(known.refunds, refund), ver=known.ver + 1
+        )
+        self._add_events(account.agreement_id, events)
 
     # -- EventStore -------------------------------------------------------------------
 
@@ -325,12 +368,22 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self.results: dict[str, ChargeResult] = {}
+        self.requests: dict[str, ChargeRequest | RefundRequest] = {}
 
     def get(self, idempotency_key: str) -> ChargeResult | None:
         return self.results.get(idempotency_key)
 
-    def put_if_absent(self, request: ChargeRequest, result: ChargeResult) -> ChargeResult:
+    def put_if_absent(self, request: ChargeRequest | RefundRequest, result: ChargeResult) -> ChargeResult:
+        self.requests.setdefault(request.idempotency_key, request)
         return self.results.setdefault(request.idempotency_key, result)
+
+    def refunded_minor(self) -> int:
+        """Money the sandbox paid back."""
+        return sum(
+            r.amount_minor
+            for key, r in self.requests.items()
+            if isinstance(r, RefundRequest) and self.results[key].status is ChargeStatus.SUCCEEDED
+        )
 
 
 def sandbox_gateway() -> SandboxGateway:

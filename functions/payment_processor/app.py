@@ -1,7 +1,9 @@
-"""Payment processor: PaymentQueue -> the gateway -> payment outcome events (outbox).
+"""Payment processor: PaymentQueue -> the gateway -> payment and refund outcome events (outbox).
 
-Two message types arrive: `billing.invoice.issued` (first attempt, via the
-billing topic's filter) and `billing.payment.retry_due` (a scheduled retry).
+Three message types arrive: `billing.invoice.issued` (first attempt, via the
+billing topic's filter), `billing.payment.retry_due` (a scheduled retry) and
+`billing.agreement.closed` (settle: refund what was paid beyond what is owed;
+every succeeded payment settles too).
 Powertools idempotency, keyed on the CloudEvent id (not the SQS messageId,
 which differs per queue and per re-send), skips what was already processed;
 the gateway's idempotency key per attempt makes a second charge impossible
@@ -19,11 +21,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from billing import bootstrap, clock, config
 from billing.batch import Record, process_sqs_batch
-from billing.domain.billing_events import INVOICE_ISSUED, PAYMENT_RETRY_DUE
+from billing.domain.billing_events import AGREEMENT_CLOSED, INVOICE_ISSUED, PAYMENT_RETRY_DUE
 from billing.domain.errors import BadInput
+from billing.domain.settlement import Refund
 from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
 from billing.service.payments import Attempted, charge_new_invoice, parse_payment_message, retry_payment
+from billing.service.settlement import record_closure, settle
 
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
 # The default session's client, created at cold start (Powertools would build its own session).
@@ -32,6 +36,7 @@ persistence = DynamoDBPersistenceLayer(
 )
 
 _HANDLERS = {INVOICE_ISSUED: charge_new_invoice, PAYMENT_RETRY_DUE: retry_payment}
+_ACCEPTED = frozenset({*_HANDLERS, AGREEMENT_CLOSED})
 _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retrying": "PaymentsRetried"}
 
 
@@ -39,10 +44,15 @@ _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retryi
     data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence
 )
 def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
+    table, gateway, now = bootstrap.billing_table(), bootstrap.gateway(), clock.now()
+    if cloudevent["type"] == AGREEMENT_CLOSED:
+        _report(record_closure(cloudevent, table, gateway, now))
+        return {"status": "settled"}
     handle = _HANDLERS[cloudevent["type"]]
-    attempted: Attempted | None = handle(
-        cloudevent, bootstrap.billing_table(), bootstrap.gateway(), config.payment_retry_days(), clock.now()
-    )
+    attempted: Attempted | None = handle(cloudevent, table, gateway, config.payment_retry_days(), now)
+    if attempted is not None and attempted.payment.status == "succeeded":
+        # Also on a redelivery: a crash may have come between the payment and its settlement.
+        _report(settle(table, gateway, attempted.payment.agreement_id, now))
     if attempted is None or attempted.result is None:
         return {"status": "already_handled"}
     payment = attempted.payment
@@ -59,9 +69,15 @@ def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
     return {"status": payment.status, "attempts": payment.attempts}
 
 
+def _report(refunds: list[Refund]) -> None:
+    for refund in refunds:
+        count("RefundsSucceeded" if refund.status == "succeeded" else "RefundsFailed")
+        logger.info(f"refund {refund.status}", extra={"refund_id": refund.refund_id})
+
+
 def record_handler(record: Record) -> None:
     try:
-        cloudevent = parse_payment_message(record["body"], accepted=frozenset(_HANDLERS))
+        cloudevent = parse_payment_message(record["body"], accepted=_ACCEPTED)
     except BadInput as error:
         reject(record, error)
         return

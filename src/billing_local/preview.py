@@ -28,6 +28,7 @@ from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, 
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
 from billing.domain.errors import BadInput
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
+from billing.domain.settlement import CreditAccount, settle_run
 
 __all__ = [
     "DEFAULT_RUN_AT",
@@ -185,7 +186,9 @@ class _Agreement:
     events: list[AgreementEvent] = field(default_factory=list)
     delivered_on: dict[str, date] = field(default_factory=dict)
     folded: Fold | None = None
-    docs: list[Document] = field(default_factory=list)
+    docs: list[Document] = field(default_factory=list)  # as the engine issued them (its memo's input)
+    credited: list[Document] = field(default_factory=list)  # the same with the credit balance applied
+    account: CreditAccount = field(default_factory=CreditAccount)
     due: datetime | None = None
 
     def state_fold(self) -> Fold:
@@ -262,8 +265,12 @@ class _Preview:
             return
         today = self.local_day(instant, state.timezone)
         doc, nxt = bill_and_next(state, agreement.docs, today)
-        if doc is not None:
+        finished = state.cancel_date is not None and nxt is None
+        settled = settle_run(agreement.account, agreement.credited, doc, finished=finished)
+        agreement.account = settled.account
+        if doc is not None and settled.document is not None:
             agreement.docs.append(doc)
+            agreement.credited.append(settled.document)
         agreement.due = None if nxt is None else self.day_start(nxt, state.timezone)
         if agreement.due is not None:
             self.pushes += 1
@@ -295,7 +302,7 @@ class _Preview:
                     self.reject(event.event_id, agreement.delivered_on[event.event_id], exc)
 
         docs = sorted(
-            (doc for agreement in self.agreements.values() for doc in agreement.docs),
+            (doc for agreement in self.agreements.values() for doc in agreement.credited),
             key=lambda d: (d.issue_date, d.agreement_id, d.seq),
         )
         result: dict[str, Any] = {"documents": [doc.to_json() for doc in numbered(docs)]}

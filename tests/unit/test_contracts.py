@@ -47,6 +47,7 @@ from billing.domain.agreements import (
 from billing.domain.agreements.parse import read_value
 from billing.domain.agreements.shapes import CE_KNOWN, LOCAL_DATE, TIME_RE
 from billing.domain.billing_events import (
+    AGREEMENT_CLOSED,
     CREDIT_NOTE_ISSUED,
     INVOICE_ISSUED,
     OUTBOUND_TYPES,
@@ -850,7 +851,11 @@ def test_asyncapi_has_every_event_channel_of_the_template_with_its_queue_setting
 
 
 def matches(policy: dict[str, Any] | None, attributes: dict[str, str]) -> bool:
-    return all(attributes.get(key) in allowed for key, allowed in (policy or {}).items())
+    """SNS attribute matching of exact strings, with `$or` of alternatives."""
+    rest = {k: v for k, v in (policy or {}).items() if k != "$or"}
+    if "$or" in (policy or {}):
+        return any(matches(rest | alt, attributes) for alt in (policy or {})["$or"])
+    return all(attributes.get(key) in allowed for key, allowed in rest.items())
 
 
 def test_asyncapi_carries_every_subscription_and_filter_policy_and_the_messages_that_pass_them():
@@ -883,7 +888,11 @@ def test_asyncapi_carries_every_subscription_and_filter_policy_and_the_messages_
             passes = any(matches(props.get("FilterPolicy"), e.attributes) for e in samples.of_type(type_))
             assert (contracts.message_id(type_) in carried) == passes, (queue, type_)
     payment = set(doc["channels"]["PaymentQueue"]["messages"])
-    assert payment == {contracts.message_id(INVOICE_ISSUED), contracts.message_id(PAYMENT_RETRY_DUE)}
+    assert payment == {
+        contracts.message_id(INVOICE_ISSUED),
+        contracts.message_id(PAYMENT_RETRY_DUE),
+        contracts.message_id(AGREEMENT_CLOSED),
+    }
 
 
 def test_asyncapi_operations_cover_upstream_billing_and_consumers():
@@ -911,7 +920,7 @@ def test_events_md_examples_validate_and_its_links_exist():
     text = (ROOT / "docs" / "EVENTS.md").read_text(encoding="utf-8")
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)\n```", text, re.DOTALL)]
     events = [b for b in blocks if isinstance(b, dict) and "specversion" in b]
-    assert {e["type"] for e in events} >= {*EVENT_TYPES, INVOICE_ISSUED, CREDIT_NOTE_ISSUED}
+    assert {e["type"] for e in events} >= {*EVENT_TYPES, INVOICE_ISSUED, CREDIT_NOTE_ISSUED, AGREEMENT_CLOSED}
     for event in events:
         assert validator(event["type"], formats=True).is_valid(event), event["id"]
         if event["type"] in EVENT_TYPES:

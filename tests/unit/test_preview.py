@@ -71,6 +71,8 @@ def test_output_has_exactly_the_contract_shape():
         "subtotal_minor",
         "tax_minor",
         "total_minor",
+        "credit_applied_minor",  # invoices only: the credit balance used, and what is left to charge
+        "amount_due_minor",
         "lines",
     ]
     assert list(result["documents"][0]["lines"][0]) == [

@@ -7,13 +7,14 @@ back, and the errors their conditional writes raise, live here too.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
 from billing.domain.payments import PaymentGateway
+from billing.domain.settlement import CreditAccount, Refund
 
 __all__ = [
     "REJECTION_ATTRIBUTES",
@@ -29,6 +30,9 @@ __all__ = [
     "PullQueue",
     "RunLedger",
     "RunTally",
+    "SettlementAccount",
+    "SettlementStore",
+    "SettlementView",
     "StaleState",
     "StoredInbound",
     "VersionTaken",
@@ -70,6 +74,7 @@ class BillingView:
     documents: tuple[Document, ...]
     rev: int
     last_run_at: str | None
+    credit: CreditAccount = field(default_factory=CreditAccount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,33 @@ class Payment:
     status: str  # pending | retrying | succeeded | failed
     attempts: int
     first_attempt_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementAccount:
+    """The payment side's record of a closed agreement: what it owes (as of its latest closure) and
+    its refunds. `ver` guards every change (optimistic concurrency)."""
+
+    agreement_id: str
+    currency: str
+    payment_method: str
+    owed_minor: int
+    closure: int
+    refunds: tuple[Refund, ...]
+    ver: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementView:
+    """What settling an agreement reads, in one consistent Query: its account (None until the
+    agreement is closed) and every payment of its invoices."""
+
+    account: SettlementAccount | None
+    payments: tuple[Payment, ...]
+
+    @property
+    def collected_minor(self) -> int:
+        return sum(p.amount_minor for p in self.payments if p.status == "succeeded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +150,12 @@ class AgreementStore(Protocol):
         document: Document | None,
         events: Sequence[BillingEvent],
         next_due_at: str | None,
+        credit: CreditAccount | None = None,
     ) -> None:
-        """Commit document, events and next due instant together, if the agreement is still at
-        `view.rev` (StaleState otherwise) and the document's number is the next of its series
-        (SequenceTaken otherwise): a number is taken only by a committed document."""
+        """Commit document, events, next due instant and credit account (None: unchanged) together,
+        if the agreement is still at `view.rev` (StaleState otherwise) and the document's number is
+        the next of its series (SequenceTaken otherwise): a number is taken only by a committed
+        document."""
         ...
 
     def due_page(
@@ -144,6 +178,25 @@ class PaymentStore(Protocol):
     ) -> None:
         """Record an attempt and its events once, if the stored attempt count is still
         `previous_attempts` (StaleState otherwise: a redelivery)."""
+        ...
+
+
+class SettlementStore(Protocol):
+    """Closed agreements and their refunds (contract §4 "Settlement"), beside their payments."""
+
+    def settlement(self, agreement_id: str) -> SettlementView:
+        """The account and the payments, read consistently after the caller's own write."""
+        ...
+
+    def record_closure(self, account: SettlementAccount) -> bool:
+        """Store a closure unless one as recent is stored (then False: a redelivery or an older one)."""
+        ...
+
+    def save_refund(
+        self, account: SettlementAccount, refund: Refund, events: Sequence[BillingEvent] = ()
+    ) -> None:
+        """Add or update one refund (and its events) if the account is still at `account.ver`
+        (StaleState otherwise: another settle got there first)."""
         ...
 
 
@@ -171,7 +224,7 @@ class RunLedger(Protocol):
         ...
 
 
-class BillingStore(AgreementStore, PaymentStore, EventStore, RunLedger, Protocol):
+class BillingStore(AgreementStore, PaymentStore, SettlementStore, EventStore, RunLedger, Protocol):
     """Everything BillingTable holds."""
 
 

@@ -14,11 +14,14 @@ from typing import Any
 from billing.domain.agreements import MAX_AMOUNT_MINOR
 from billing.domain.agreements.shapes import EVENT_ID, IDENTIFIER, TAX_RATE_RE
 from billing.domain.billing_events import (
+    AGREEMENT_CLOSED,
     CREDIT_NOTE_ISSUED,
     INVOICE_ISSUED,
     PAYMENT_FAILED,
     PAYMENT_RETRY_DUE,
     PAYMENT_SUCCEEDED,
+    REFUND_FAILED,
+    REFUND_SUCCEEDED,
     SOURCE,
     BillingEvent,
     event_id,
@@ -83,11 +86,24 @@ def _document_fields(kind: str) -> dict[str, Any]:
         "type": "integer",
         "description": "subtotal_minor + tax_minor (the sum of the lines' amount_minor).",
     }
+    settlement: dict[str, Any] = {}
     if kind == INVOICE:
         total |= {"minimum": 0}
+        settlement = {
+            "credit_applied_minor": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The agreement's credit balance this invoice used (at most its total).",
+            },
+            "amount_due_minor": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "total_minor - credit_applied_minor: what is charged (nothing when 0).",
+            },
+        }
     else:
         total |= {"maximum": -1}
-    return {
+    return settlement | {
         "document_id": {
             "type": "string",
             "pattern": full(_document_id_pattern()),
@@ -187,7 +203,7 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
             "amount_minor": {
                 "type": "integer",
                 "minimum": 1,
-                "description": "The invoice's total, in minor units (only invoices above 0 are charged).",
+                "description": "The invoice's amount due, in minor units (only amounts above 0 are charged).",
             },
             "currency": ref("currency"),
             "attempts": {
@@ -204,6 +220,46 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
         }
         what = "succeeded" if type_ == PAYMENT_SUCCEEDED else "failed, for good"
         return _object(type_, bodies, fields, f"The final outcome of charging one invoice: it {what}.")
+    if type_ == AGREEMENT_CLOSED:
+        fields = {
+            "agreement_id": identifier,
+            "currency": ref("currency"),
+            "payment_method": identifier,
+            "closure": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "1 for the first closure; a later adjustment closes the agreement again.",
+            },
+            "owed_minor": _minor("What the agreement owes in all: the sum of its documents' totals."),
+            "credit_released_minor": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The credit balance the closure released (now 0); refunded if it was paid.",
+            },
+        }
+        return _object(type_, bodies, fields, "A cancelled agreement with nothing more to bill.")
+    if type_ in (REFUND_SUCCEEDED, REFUND_FAILED):
+        fields = {
+            "refund_id": {
+                "type": "string",
+                "pattern": full(".+:refund-[1-9][0-9]*"),
+                "description": "<agreement_id>:refund-<n>: also the gateway's idempotency key.",
+            },
+            "agreement_id": identifier,
+            "amount_minor": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Money paid back: at most what was collected and not yet refunded.",
+            },
+            "currency": ref("currency"),
+            "reason": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Why the refund failed, as the gateway says it.",
+            },
+        }
+        what = "paid back" if type_ == REFUND_SUCCEEDED else "refused by the gateway (a person must act)"
+        return _object(type_, bodies, fields, f"The outcome of one refund: {what}.")
     if type_ == PAYMENT_RETRY_DUE:
         fields = {
             "agreement_id": identifier,
@@ -220,11 +276,20 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
 
 OUTBOUND_DESCRIPTIONS = {
     INVOICE_ISSUED: (
-        "A document with a total ≥ 0 was issued. Chargeable (total > 0) invoices are charged to the "
-        "payment method; a zero-total invoice (an adjustment that nets out) is not."
+        "A document with a total ≥ 0 was issued. Chargeable invoices (amount due > 0, after the credit "
+        "balance) are charged to the payment method; one covered by credit or netting out to 0 is not."
     ),
-    CREDIT_NOTE_ISSUED: "A document with a total < 0 was issued (published, never charged or refunded here).",
-    PAYMENT_SUCCEEDED: "The gateway took the invoice's total.",
+    CREDIT_NOTE_ISSUED: (
+        "A document with a total < 0 was issued: its amount goes to the agreement's credit balance, "
+        "which later invoices apply first and a closure releases (refunded if it was paid)."
+    ),
+    PAYMENT_SUCCEEDED: "The gateway took the invoice's amount due.",
+    AGREEMENT_CLOSED: (
+        "A cancelled agreement has nothing more to bill: what it owes in all and the credit released. "
+        "The payment side refunds what was collected beyond what is owed."
+    ),
+    REFUND_SUCCEEDED: "Money collected beyond what the agreement owes was paid back.",
+    REFUND_FAILED: "A refund was refused by the gateway; it is not retried into a second payout.",
     PAYMENT_FAILED: (
         "The invoice could not be charged: a hard decline at once, or a soft decline after its retries."
     ),
@@ -318,7 +383,7 @@ def message_attributes(type_: str) -> dict[str, Any]:
             properties[name] = {"type": "string", "enum": values}
     if "chargeable" in properties:
         properties["chargeable"]["description"] = (
-            '"true" for an invoice with a total above 0 (the payment queue\'s filter), else "false".'
+            '"true" for an invoice with an amount due above 0 (the payment queue\'s filter), else "false".'
         )
     return {
         "type": "object",

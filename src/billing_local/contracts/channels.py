@@ -12,9 +12,12 @@ __all__ = ["channel_document", "sns_consumer"]
 
 _CHANNEL_TEXT = {
     "AgreementTopic": "Agreement CloudEvents from the upstream purchase system (its only publisher).",
-    "BillingTopic": "Billing CloudEvents out: documents issued, payment outcomes.",
+    "BillingTopic": "Billing CloudEvents out: documents issued, payment and refund outcomes, closures.",
     "AgreementQueue": "Buffers agreement events for the projector.",
-    "PaymentQueue": "Charges: chargeable invoices from BillingTopic and the daily run's payment retries.",
+    "PaymentQueue": (
+        "Charges and refunds: chargeable invoices and closed agreements from BillingTopic, and the "
+        "daily run's payment retries."
+    ),
     "AccountingQueue": "Every billing event, pulled by the accounting exporter into JSON Lines on S3.",
 }
 

@@ -16,9 +16,17 @@ from billing.domain.agreements import (
     fold,
     parse_event,
 )
-from billing.domain.billing_events import BillingEvent, document_issued, payment_outcome, payment_retry_due
+from billing.domain.billing_events import (
+    BillingEvent,
+    agreement_closed,
+    document_issued,
+    payment_outcome,
+    payment_retry_due,
+    refund_outcome,
+)
 from billing.domain.engine import Document, Line, bill
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
+from billing.domain.settlement import CreditAccount, refund_id, settle_run
 
 from .common import REPO
 
@@ -74,6 +82,10 @@ class Samples:
     failed: BillingEvent
     failed_without_reason: BillingEvent
     retry: BillingEvent
+    invoice_with_credit: BillingEvent
+    closed: BillingEvent
+    refunded: BillingEvent
+    refund_failed: BillingEvent
 
     def of_type(self, type_: str) -> list[BillingEvent]:
         events = (getattr(self, f.name) for f in dataclasses.fields(self))
@@ -128,6 +140,17 @@ def samples() -> Samples:
         "amount_minor": invoice.total_minor,
         "currency": invoice.currency,
     }
+    # The worked example settles: the credit note closes the cancelled agreement, its amount released.
+    settled = settle_run(CreditAccount(), [invoice], credit, finished=True)
+    if settled.closure is None:
+        raise ValueError("the worked example does not close the agreement")
+    refund: dict[str, Any] = {
+        "agreement_id": invoice.agreement_id,
+        "refund_id": refund_id(invoice.agreement_id, 1),
+        "amount_minor": settled.closure.released_minor,
+        "currency": invoice.currency,
+        "at": _RUN_2,
+    }
     return Samples(
         invoice=document_issued(invoice, customer_id=customer, payment_method=method, at=_RUN_1),
         credit_note=document_issued(credit, customer_id=customer, payment_method=method, at=_RUN_2),
@@ -140,4 +163,20 @@ def samples() -> Samples:
         retry=payment_retry_due(
             agreement_id=invoice.agreement_id, document_id=invoice.document_id, attempt=2, at=_RUN_2
         ),
+        # The next month's invoice, had the agreement gone on: the credit note's amount applied first.
+        invoice_with_credit=document_issued(
+            invoice.with_credit(min(-credit.total_minor, invoice.total_minor)),
+            customer_id=customer,
+            payment_method=method,
+            at=_RUN_2,
+        ),
+        closed=agreement_closed(
+            agreement_id=invoice.agreement_id,
+            currency=invoice.currency,
+            payment_method=method,
+            closure=settled.closure,
+            at=_RUN_2,
+        ),
+        refunded=refund_outcome(succeeded=True, reason=None, **refund),
+        refund_failed=refund_outcome(succeeded=False, reason="stolen_card", **refund),
     )

@@ -132,11 +132,18 @@ def matches(
     """Apply an SNS attribute filter policy to the values each attribute can take.
 
     Returns the narrowed values (None when no message of that kind passes). Only exact string
-    matches are supported: a policy with another operator makes the generator stop, so that a
-    template change cannot silently describe the wrong messages.
+    matches (and `$or` of policies) are supported: a policy with another operator makes the
+    generator stop, so that a template change cannot silently describe the wrong messages.
     """
+    policy = dict(policy or {})
+    alternatives = policy.pop("$or", None)
+    if alternatives is not None:  # SNS's $or: a message passes if it passes any alternative
+        passing = [r for alt in alternatives if (r := matches({**policy, **alt}, attributes)) is not None]
+        if not passing:
+            return None
+        return {k: set().union(*(r.get(k, set()) for r in passing)) for k in attributes}
     narrowed = {k: set(v) for k, v in attributes.items()}
-    for key, allowed in (policy or {}).items():
+    for key, allowed in policy.items():
         if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
             raise NotImplementedError(
                 f"filter policy {key}: {allowed!r}: only lists of strings are supported"

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from billing import bootstrap
-from billing.domain.payments import ChargeRequest, ChargeResult, GatewayTimeout, PaymentGateway
+from billing.domain.payments import ChargeRequest, ChargeResult, GatewayTimeout, PaymentGateway, RefundRequest
 from billing_local.emulator.instrumentation import Faults, client_error
 
 _WRITES = frozenset(
@@ -123,7 +123,7 @@ class Chaos:
 
 
 class FlakyGateway:
-    """Times out before the charge (nothing taken) or after it (taken, answer lost)."""
+    """Times out before a charge or refund (no money moves) or after it (it moved, the answer is lost)."""
 
     def __init__(self, inner: PaymentGateway, chaos: Chaos) -> None:
         self._inner = inner
@@ -135,6 +135,14 @@ class FlakyGateway:
         result = self._inner.charge(request)
         if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_after_charge"):
             raise GatewayTimeout("injected: the charge happened, the answer was lost")
+        return result
+
+    def refund(self, request: RefundRequest) -> ChargeResult:
+        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_before_refund"):
+            raise GatewayTimeout("injected: timed out before reaching the gateway")
+        result = self._inner.refund(request)
+        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_after_refund"):
+            raise GatewayTimeout("injected: the refund happened, the answer was lost")
         return result
 
     def find(self, idempotency_key: str) -> ChargeResult | None:

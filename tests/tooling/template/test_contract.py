@@ -220,8 +220,10 @@ def test_subscriptions_and_filter_policies(rendered: Template) -> None:
         if endpoint != "AlarmEmail":
             assert sub["Protocol"] == "sqs" and sub["RawMessageDelivery"] is True
     assert subs[("BillingTopic", "PaymentQueue")]["FilterPolicy"] == {
-        "type": ["billing.invoice.issued"],
-        "chargeable": ["true"],
+        "$or": [
+            {"type": ["billing.invoice.issued"], "chargeable": ["true"]},
+            {"type": ["billing.agreement.closed"]},
+        ]
     }
     assert "FilterPolicy" not in subs[("BillingTopic", "AccountingQueue")]
     assert subs[("BillingTopic", "AlarmEmail")]["FilterPolicy"] == {"type": ["billing.payment.failed"]}

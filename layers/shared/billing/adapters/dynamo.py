@@ -7,6 +7,7 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     DOC#<seq:06d>         issued documents
     EVT#<version:010d>    inbound agreement events (one per version: dedupe and conflicts)
     OUT#<event id>        billing events: the outbox and the event store
+    PAY!SETTLEMENT        a closed agreement's settlement: owed, closure, refunds (sorts before PAY#)
     PAY#<document id>     payment state of one invoice
 
 each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
@@ -29,17 +30,21 @@ from botocore.exceptions import ClientError
 
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
+from billing.domain.settlement import CreditAccount, Refund, with_refund
 from billing.ports import (
     BillingView,
     Payment,
     RunTally,
     SequenceTaken,
+    SettlementAccount,
+    SettlementView,
     StaleState,
     StoredInbound,
     VersionTaken,
 )
 
 STATE_SK = "AGREEMENT"
+SETTLEMENT_SK = "PAY!SETTLEMENT"
 RUN_SK = "RUN"
 SERIES_SK = "SERIES"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
@@ -177,6 +182,7 @@ class BillingTable:
             documents=tuple(sorted(documents, key=lambda d: d.seq)),
             rev=int(state.get("rev", 0)),
             last_run_at=state.get("last_run_at"),
+            credit=CreditAccount(int(state.get("credit", 0)), int(state.get("closures", 0))),
         )
 
     def last_sequence(self, series: str) -> int:
@@ -196,6 +202,7 @@ class BillingTable:
         document: Document | None,
         events: Sequence[BillingEvent],
         next_due_at: str | None,
+        credit: CreditAccount | None = None,
     ) -> None:
         """Write the run's outcome for one agreement in one transaction, if nobody changed it since `view`.
 
@@ -213,6 +220,9 @@ class BillingTable:
             sets += ["gsi1pk = :shard", "gsi1sk = :due"]
             values[":shard"] = due_shard(view.agreement_id, self.shards)
             values[":due"] = f"{next_due_at}#{STATE_SK}"
+        if credit is not None and credit != view.credit:
+            sets += ["credit = :credit", "closures = :closures"]
+            values |= {":credit": credit.balance_minor, ":closures": credit.closures}
         condition = "attribute_not_exists(rev)" if view.rev == 0 else "rev = :rev"
         if view.rev == 0:
             del values[":rev"]
@@ -339,17 +349,7 @@ class BillingTable:
         )
         if "Item" not in response:
             return None
-        item = _plain(response["Item"])
-        return Payment(
-            agreement_id=agreement_id,
-            document_id=document_id,
-            amount_minor=int(item["amount_minor"]),
-            currency=item["currency"],
-            payment_method=item["payment_method"],
-            status=item["status"],
-            attempts=int(item["attempts"]),
-            first_attempt_on=date.fromisoformat(item["first_attempt_on"]),
-        )
+        return _payment(agreement_id, _plain(response["Item"]))
 
     def commit_payment(
         self,
@@ -389,6 +389,69 @@ class BillingTable:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
             del put["ExpressionAttributeValues"]
         self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
+
+    # -- settlement --------------------------------------------------------------
+
+    def settlement(self, agreement_id: str) -> SettlementView:
+        """The settlement item and every payment item: one consistent Query (`PAY!` sorts before `PAY#`)."""
+        account, payments = None, []
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :pay)",
+            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":pay": "PAY"}),
+            ConsistentRead=True,
+        ):
+            if item["sk"] == SETTLEMENT_SK:
+                account = _account(agreement_id, item)
+            else:
+                payments.append(_payment(agreement_id, item))
+        return SettlementView(account, tuple(payments))
+
+    def record_closure(self, account: SettlementAccount) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.name,
+                Key=_item(pk=agreement_pk(account.agreement_id), sk=SETTLEMENT_SK),
+                UpdateExpression="SET currency = :cur, payment_method = :pm, owed = :owed, closure = :c, "
+                "refunds = if_not_exists(refunds, :none), ver = if_not_exists(ver, :zero) + :one",
+                ConditionExpression="attribute_not_exists(pk) OR closure < :c",
+                ExpressionAttributeValues=_item(
+                    **{
+                        ":cur": account.currency,
+                        ":pm": account.payment_method,
+                        ":owed": account.owed_minor,
+                        ":c": account.closure,
+                        ":none": [],
+                        ":zero": 0,
+                        ":one": 1,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def save_refund(
+        self, account: SettlementAccount, refund: Refund, events: Sequence[BillingEvent] = ()
+    ) -> None:
+        refunds = [
+            {"id": r.refund_id, "amount": r.amount_minor, "status": r.status}
+            for r in with_refund(account.refunds, refund)
+        ]
+        pk = agreement_pk(account.agreement_id)
+        update = {
+            "Update": {
+                "TableName": self.name,
+                "Key": _item(pk=pk, sk=SETTLEMENT_SK),
+                "UpdateExpression": "SET refunds = :refunds, ver = :next",
+                "ConditionExpression": "ver = :ver",
+                "ExpressionAttributeValues": _item(
+                    **{":refunds": refunds, ":ver": account.ver, ":next": account.ver + 1}
+                ),
+            }
+        }
+        self._transact([update, *(self._outbox_put(pk, e) for e in events)])
 
     # -- daily runs --------------------------------------------------------------
 
@@ -466,6 +529,31 @@ class BillingTable:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _payment(agreement_id: str, item: dict[str, Any]) -> Payment:
+    return Payment(
+        agreement_id=agreement_id,
+        document_id=item["sk"].removeprefix("PAY#"),
+        amount_minor=int(item["amount_minor"]),
+        currency=item["currency"],
+        payment_method=item["payment_method"],
+        status=item["status"],
+        attempts=int(item["attempts"]),
+        first_attempt_on=date.fromisoformat(item["first_attempt_on"]),
+    )
+
+
+def _account(agreement_id: str, item: dict[str, Any]) -> SettlementAccount:
+    return SettlementAccount(
+        agreement_id=agreement_id,
+        currency=item["currency"],
+        payment_method=item["payment_method"],
+        owed_minor=int(item["owed"]),
+        closure=int(item["closure"]),
+        refunds=tuple(Refund(r["id"], int(r["amount"]), r["status"]) for r in item["refunds"]),
+        ver=int(item["ver"]),
+    )
 
 
 def _inbound(item: dict[str, Any]) -> StoredInbound:

@@ -11,7 +11,7 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
-from billing.domain.payments import ChargeRequest, ChargeResult, ChargeStatus, SandboxGateway
+from billing.domain.payments import ChargeRequest, ChargeResult, ChargeStatus, RefundRequest, SandboxGateway
 
 
 class DynamoLedger:
@@ -27,14 +27,17 @@ class DynamoLedger:
         ).get("Item")
         return _result(item) if item else None
 
-    def put_if_absent(self, request: ChargeRequest, result: ChargeResult) -> ChargeResult:
+    def put_if_absent(self, request: ChargeRequest | RefundRequest, result: ChargeResult) -> ChargeResult:
         item = {
             "idempotency_key": {"S": request.idempotency_key},
-            "document_id": {"S": request.document_id},
             "amount_minor": {"N": str(request.amount_minor)},
             "currency": {"S": request.currency},
             "status": {"S": result.status.value},
         }
+        if isinstance(request, RefundRequest):
+            item |= {"kind": {"S": "refund"}, "agreement_id": {"S": request.agreement_id}}
+        else:
+            item["document_id"] = {"S": request.document_id}
         if result.reason:
             item["reason"] = {"S": result.reason}
         try:
@@ -52,6 +55,13 @@ class DynamoLedger:
 
     def charges(self) -> list[dict[str, str]]:
         """Every charge the sandbox took (for simulations and reconciliation)."""
+        return [i for i in self._succeeded() if i.get("kind") != "refund"]
+
+    def refunds(self) -> list[dict[str, str]]:
+        """Every refund the sandbox paid."""
+        return [i for i in self._succeeded() if i.get("kind") == "refund"]
+
+    def _succeeded(self) -> list[dict[str, str]]:
         items: list[dict[str, str]] = []
         for page in self._ddb.get_paginator("scan").paginate(TableName=self.name):
             items += [{k: next(iter(v.values())) for k, v in i.items()} for i in page["Items"]]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.domain.engine import Document
+from billing.domain.settlement import Closure
 
 SOURCE = "urn:recurring-billing"
 _NAMESPACE = uuid.UUID("5d7c1f0e-2b7a-4c53-9f55-0e4b0c8f2a11")
@@ -19,7 +20,18 @@ CREDIT_NOTE_ISSUED = "billing.credit_note.issued"
 PAYMENT_SUCCEEDED = "billing.payment.succeeded"
 PAYMENT_FAILED = "billing.payment.failed"
 PAYMENT_RETRY_DUE = "billing.payment.retry_due"  # internal command: scheduler -> payment queue
-OUTBOUND_TYPES = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, PAYMENT_SUCCEEDED, PAYMENT_FAILED)
+AGREEMENT_CLOSED = "billing.agreement.closed"
+REFUND_SUCCEEDED = "billing.refund.succeeded"
+REFUND_FAILED = "billing.refund.failed"
+OUTBOUND_TYPES = (
+    INVOICE_ISSUED,
+    CREDIT_NOTE_ISSUED,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    AGREEMENT_CLOSED,
+    REFUND_SUCCEEDED,
+    REFUND_FAILED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +59,13 @@ class BillingEvent:
     @property
     def attributes(self) -> dict[str, str]:
         data = self.body["data"]
-        chargeable = self.type == INVOICE_ISSUED and data["document"]["total_minor"] > 0
+        chargeable = self.type == INVOICE_ISSUED and invoice_amount_due(data["document"]) > 0
         return {"type": self.type, "agreement_id": self.agreement_id, "chargeable": str(chargeable).lower()}
+
+
+def invoice_amount_due(document: dict[str, Any]) -> int:
+    """What an issued invoice leaves to charge (an event stored before settlement: its total)."""
+    return int(document.get("amount_due_minor", document["total_minor"]))
 
 
 def event_id(*parts: str) -> str:
@@ -114,3 +131,42 @@ def payment_retry_due(*, agreement_id: str, document_id: str, attempt: int, at: 
     return _cloudevent(
         PAYMENT_RETRY_DUE, event_id(PAYMENT_RETRY_DUE, document_id, str(attempt)), agreement_id, at, data
     )
+
+
+def agreement_closed(
+    *, agreement_id: str, currency: str, payment_method: str, closure: Closure, at: datetime
+) -> BillingEvent:
+    """A cancelled agreement with nothing more to bill: what it owes in all, the credit released."""
+    data = {
+        "agreement_id": agreement_id,
+        "currency": currency,
+        "payment_method": payment_method,
+        "closure": closure.closure,
+        "owed_minor": closure.owed_minor,
+        "credit_released_minor": closure.released_minor,
+    }
+    id_ = event_id(AGREEMENT_CLOSED, agreement_id, str(closure.closure))
+    return _cloudevent(AGREEMENT_CLOSED, id_, agreement_id, at, data)
+
+
+def refund_outcome(
+    *,
+    succeeded: bool,
+    agreement_id: str,
+    refund_id: str,
+    amount_minor: int,
+    currency: str,
+    reason: str | None,
+    at: datetime,
+) -> BillingEvent:
+    """The one final outcome of a refund (`.succeeded` or `.failed`)."""
+    type_ = REFUND_SUCCEEDED if succeeded else REFUND_FAILED
+    data: dict[str, Any] = {
+        "refund_id": refund_id,
+        "agreement_id": agreement_id,
+        "amount_minor": amount_minor,
+        "currency": currency,
+    }
+    if reason:
+        data["reason"] = reason
+    return _cloudevent(type_, event_id(type_, refund_id), agreement_id, at, data)

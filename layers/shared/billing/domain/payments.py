@@ -1,4 +1,4 @@
-"""Payments: the gateway port, the sandbox gateway of CONTRACT §4, and the retry policy.
+"""Payments: the gateway port, the sandbox gateway of CONTRACT §4 (charges and refunds), the retry policy.
 
 A real provider implements `PaymentGateway`; the processor never knows which
 one it talks to. Every charge carries an idempotency key, one per attempt of
@@ -29,7 +29,20 @@ class ChargeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Pay money back to the payment method (contract §4 "Settlement"); the key is the refund's id."""
+
+    idempotency_key: str
+    agreement_id: str
+    amount_minor: int
+    currency: str
+    payment_method: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChargeResult:
+    """What the gateway did with a charge or a refund (a refund only succeeds or hard-declines)."""
+
     idempotency_key: str
     status: ChargeStatus
     reason: str | None = None
@@ -44,8 +57,12 @@ class PaymentGateway(Protocol):
         """Charge once per idempotency key; a repeated key returns the first result."""
         ...
 
+    def refund(self, request: RefundRequest) -> ChargeResult:
+        """Refund once per idempotency key; a repeated key returns the first result."""
+        ...
+
     def find(self, idempotency_key: str) -> ChargeResult | None:
-        """What happened to the charge with this key, or None if the gateway never saw it."""
+        """What happened to the charge or refund with this key, or None if the gateway never saw it."""
         ...
 
 
@@ -58,7 +75,7 @@ class LedgerStore(Protocol):
 
     def get(self, idempotency_key: str) -> ChargeResult | None: ...
 
-    def put_if_absent(self, request: ChargeRequest, result: ChargeResult) -> ChargeResult:
+    def put_if_absent(self, request: ChargeRequest | RefundRequest, result: ChargeResult) -> ChargeResult:
         """Record the result unless the key is known: `result` itself when recorded now, else the
         result recorded before."""
         ...
@@ -82,12 +99,23 @@ class SandboxGateway:
         status, reason = _SANDBOX_OUTCOMES.get(
             request.payment_method, (ChargeStatus.HARD_DECLINED, "unknown_method")
         )
-        result = ChargeResult(request.idempotency_key, status, reason)
+        return self._once(request, ChargeResult(request.idempotency_key, status, reason))
+
+    def refund(self, request: RefundRequest) -> ChargeResult:
+        """Methods that can be charged take refunds; a stolen card or an unknown method refuses."""
+        status, reason = _SANDBOX_OUTCOMES.get(
+            request.payment_method, (ChargeStatus.HARD_DECLINED, "unknown_method")
+        )
+        if status is ChargeStatus.SOFT_DECLINED:
+            status, reason = ChargeStatus.SUCCEEDED, None  # paying money back needs no funds
+        return self._once(request, ChargeResult(request.idempotency_key, status, reason))
+
+    def _once(self, request: ChargeRequest | RefundRequest, result: ChargeResult) -> ChargeResult:
         recorded = self._ledger.put_if_absent(request, result)  # one write; a read only for a repeat
         if recorded is not result:
-            return recorded  # this key was charged before: its first result, nothing taken again
+            return recorded  # this key was seen before: its first result, no money moves again
         if request.payment_method == "pm_timeout_once":
-            # The money is taken, then the answer is lost: the caller must reconcile with find().
+            # The money moves, then the answer is lost: the caller must reconcile with find().
             raise GatewayTimeout(f"gateway timed out for {request.idempotency_key}")
         return recorded
 

@@ -9,6 +9,10 @@ transaction, guarded by the agreement's revision: two generators on the same
 agreement (a redelivered job, an overlapping run) serialize, and a period is
 never issued twice.
 
+Each invoice applies the agreement's credit balance first (domain/settlement.py); the run that
+leaves a cancelled agreement with nothing more to bill closes it (`billing.agreement.closed`), which
+the payment side settles into a refund. Both move with the document, in its transaction.
+
 Each document takes the next legal number of its series in that same transaction (the
 series' counter moves from n - 1 to n only if the document commits): no number is burned
 by a crash or a retry, and none is taken twice. A lost race for a number re-reads the
@@ -27,10 +31,11 @@ from itertools import batched
 from typing import Any
 
 from billing.domain.agreements import fold, parse_event
-from billing.domain.billing_events import BillingEvent, document_issued, iso_instant
+from billing.domain.billing_events import BillingEvent, agreement_closed, document_issued, iso_instant
 from billing.domain.engine import Document, bill, local_date, midnight_utc, next_bill_date
 from billing.domain.errors import BadInput
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
+from billing.domain.settlement import CreditAccount, settle_run
 from billing.ports import AgreementStore, BillingView, RunLedger, SequenceTaken, StaleState
 
 AGREEMENTS_PER_JOB = 25
@@ -155,11 +160,13 @@ class Billed:
 class _Outcome:
     """What a recomputation decided for one agreement, before it is numbered and committed."""
 
-    document: Document | None
+    document: Document | None  # with the credit balance applied
     customer_id: str
     payment_method: str
     next_due_at: str | None
     ignored_events: int
+    credit: CreditAccount | None = None
+    closed: BillingEvent | None = None  # billing.agreement.closed, when this run closes the agreement
 
 
 def bill_agreement(
@@ -183,6 +190,7 @@ def bill_agreement(
                     document=document,
                     events=_issued_events(outcome, document, run_at),
                     next_due_at=outcome.next_due_at,
+                    credit=outcome.credit,
                 )
             except SequenceTaken:
                 conflicts += 1  # only the number moved on: take the next one, the rest still holds
@@ -202,13 +210,16 @@ def _numbered(table: AgreementStore, document: Document | None, series_count: in
 
 
 def _issued_events(outcome: _Outcome, document: Document | None, run_at: datetime) -> list[BillingEvent]:
-    if document is None:
-        return []
-    return [
-        document_issued(
-            document, customer_id=outcome.customer_id, payment_method=outcome.payment_method, at=run_at
+    events = []
+    if document is not None:
+        events.append(
+            document_issued(
+                document, customer_id=outcome.customer_id, payment_method=outcome.payment_method, at=run_at
+            )
         )
-    ]
+    if outcome.closed is not None:
+        events.append(outcome.closed)
+    return events
 
 
 def _recompute(view: BillingView, run_at: datetime) -> _Outcome:
@@ -221,4 +232,23 @@ def _recompute(view: BillingView, run_at: datetime) -> _Outcome:
     issued = (*view.documents, document) if document else view.documents
     upcoming = next_bill_date(state, issued, today)
     next_due = iso_instant(midnight_utc(upcoming, state.timezone)) if upcoming else None
-    return _Outcome(document, state.customer_id, state.payment_method, next_due, len(folded.ignored))
+    finished = state.cancel_date is not None and upcoming is None
+    settled = settle_run(view.credit, view.documents, document, finished=finished)
+    closed = None
+    if settled.closure is not None:
+        closed = agreement_closed(
+            agreement_id=state.agreement_id,
+            currency=state.currency,
+            payment_method=state.payment_method,
+            closure=settled.closure,
+            at=run_at,
+        )
+    return _Outcome(
+        settled.document,
+        state.customer_id,
+        state.payment_method,
+        next_due,
+        len(folded.ignored),
+        settled.account,
+        closed,
+    )

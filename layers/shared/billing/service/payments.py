@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from billing.domain.billing_events import payment_outcome
+from billing.domain.billing_events import invoice_amount_due, payment_outcome
 from billing.domain.errors import BadInput
 from billing.domain.payments import (
     ChargeRequest,
@@ -67,7 +67,7 @@ def charge_new_invoice(
     payment = Payment(
         agreement_id=agreement_id,
         document_id=document["document_id"],
-        amount_minor=int(document["total_minor"]),
+        amount_minor=invoice_amount_due(document),  # the total less the credit it applied
         currency=document["currency"],
         payment_method=data["payment_method"],
         status="pending",
