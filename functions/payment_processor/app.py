@@ -21,13 +21,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from billing import bootstrap, clock, config
 from billing.batch import Record, process_sqs_batch
-from billing.domain.billing_events import AGREEMENT_CLOSED, INVOICE_ISSUED, PAYMENT_RETRY_DUE
+from billing.domain.billing_events import AGREEMENT_CLOSED
 from billing.domain.errors import BadInput
 from billing.domain.settlement import Refund
 from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
-from billing.service.payments import Attempted, charge_new_invoice, parse_payment_message, retry_payment
-from billing.service.settlement import record_closure, settle
+from billing.service.payments import ACCEPTED, handle_payment_message, parse_payment_message
 
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
 # The default session's client, created at cold start (Powertools would build its own session).
@@ -35,8 +34,6 @@ persistence = DynamoDBPersistenceLayer(
     table_name=config.setting("IDEMPOTENCY_TABLE"), boto3_client=boto3.client("dynamodb")
 )
 
-_HANDLERS = {INVOICE_ISSUED: charge_new_invoice, PAYMENT_RETRY_DUE: retry_payment}
-_ACCEPTED = frozenset({*_HANDLERS, AGREEMENT_CLOSED})
 _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retrying": "PaymentsRetried"}
 
 
@@ -44,17 +41,13 @@ _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retryi
     data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence
 )
 def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
-    table, gateway, now = bootstrap.billing_table(), bootstrap.gateway(), clock.now()
-    if cloudevent["type"] == AGREEMENT_CLOSED:
-        _report(record_closure(cloudevent, table, gateway, now))
-        return {"status": "settled"}
-    handle = _HANDLERS[cloudevent["type"]]
-    attempted: Attempted | None = handle(cloudevent, table, gateway, config.payment_retry_days(), now)
-    if attempted is not None and attempted.payment.status == "succeeded":
-        # Also on a redelivery: a crash may have come between the payment and its settlement.
-        _report(settle(table, gateway, attempted.payment.agreement_id, now))
+    handled = handle_payment_message(
+        cloudevent, bootstrap.billing_table(), bootstrap.gateway(), config.payment_retry_days(), clock.now()
+    )
+    _report(handled.refunds)
+    attempted = handled.attempted
     if attempted is None or attempted.result is None:
-        return {"status": "already_handled"}
+        return {"status": "already_handled" if cloudevent["type"] != AGREEMENT_CLOSED else "settled"}
     payment = attempted.payment
     count(_METRIC[payment.status])
     logger.info(
@@ -77,7 +70,7 @@ def _report(refunds: list[Refund]) -> None:
 
 def record_handler(record: Record) -> None:
     try:
-        cloudevent = parse_payment_message(record["body"], accepted=_ACCEPTED)
+        cloudevent = parse_payment_message(record["body"], accepted=ACCEPTED)
     except BadInput as error:
         reject(record, error)
         return

@@ -25,6 +25,7 @@ __all__ = [
     "Gateway",
     "ObjectStore",
     "Payment",
+    "PaymentSide",
     "PaymentStore",
     "Publisher",
     "PullQueue",
@@ -198,6 +199,10 @@ class SettlementStore(Protocol):
         """Add or update one refund (and its events) if the account is still at `account.ver`
         (StaleState otherwise: another settle got there first)."""
         ...
+
+
+class PaymentSide(PaymentStore, SettlementStore, Protocol):
+    """What the payment processor writes: payments, settlements, refunds."""
 
 
 class EventStore(Protocol):

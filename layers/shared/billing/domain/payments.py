@@ -52,6 +52,10 @@ class GatewayTimeout(Exception):
     """The gateway did not answer in time: the charge may or may not have happened."""
 
 
+class OutcomeUnknown(Exception):
+    """The gateway timed out and does not know the charge or refund yet: retry the message later."""
+
+
 class PaymentGateway(Protocol):
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Charge once per idempotency key; a repeated key returns the first result."""

@@ -13,16 +13,36 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from billing.domain.billing_events import invoice_amount_due, payment_outcome
+from billing.domain.billing_events import (
+    AGREEMENT_CLOSED,
+    INVOICE_ISSUED,
+    PAYMENT_RETRY_DUE,
+    invoice_amount_due,
+    payment_outcome,
+)
 from billing.domain.errors import BadInput
 from billing.domain.payments import (
     ChargeRequest,
     ChargeResult,
     GatewayTimeout,
+    OutcomeUnknown,
     after_attempt,
     idempotency_key,
 )
-from billing.ports import Gateway, Payment, PaymentStore, StaleState
+from billing.domain.settlement import Refund
+from billing.ports import Gateway, Payment, PaymentSide, PaymentStore, StaleState
+from billing.service.settlement import record_closure, settle
+
+__all__ = [
+    "Attempted",
+    "Handled",
+    "OutcomeUnknown",
+    "charge_new_invoice",
+    "handle_payment_message",
+    "parse_payment_message",
+    "retry_payment",
+]
+ACCEPTED = frozenset({INVOICE_ISSUED, PAYMENT_RETRY_DUE, AGREEMENT_CLOSED})
 
 
 def parse_payment_message(body: str, accepted: frozenset[str]) -> dict[str, Any]:
@@ -38,14 +58,34 @@ def parse_payment_message(body: str, accepted: frozenset[str]) -> dict[str, Any]
     return event
 
 
-class OutcomeUnknown(Exception):
-    """The gateway timed out and does not know the charge yet: retry the message later."""
-
-
 @dataclass(frozen=True, slots=True)
 class Attempted:
     payment: Payment
     result: ChargeResult | None  # None when this attempt had already been recorded (a redelivery)
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    attempted: Attempted | None  # None for a closure, or a retry no longer awaited
+    refunds: list[Refund]  # refunds finished while handling the message
+
+
+def handle_payment_message(
+    event: dict[str, Any], table: PaymentSide, gateway: Gateway, retry_days: tuple[int, ...], now: datetime
+) -> Handled:
+    """One PaymentQueue message (a parsed CloudEvent of an ACCEPTED type): charge, retry or settle.
+
+    Every succeeded payment settles too, also on a redelivery: a crash may have come between the
+    payment's commit and its settlement.
+    """
+    if event["type"] == AGREEMENT_CLOSED:
+        return Handled(None, record_closure(event, table, gateway, now))
+    charge = charge_new_invoice if event["type"] == INVOICE_ISSUED else retry_payment
+    attempted = charge(event, table, gateway, retry_days, now)
+    refunds: list[Refund] = []
+    if attempted is not None and attempted.payment.status == "succeeded":
+        refunds = settle(table, gateway, attempted.payment.agreement_id, now)
+    return Handled(attempted, refunds)
 
 
 def charge_new_invoice(

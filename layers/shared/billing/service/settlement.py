@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from billing.domain.billing_events import BillingEvent, refund_outcome
-from billing.domain.payments import ChargeStatus, GatewayTimeout, RefundRequest
+from billing.domain.payments import ChargeStatus, GatewayTimeout, OutcomeUnknown, RefundRequest
 from billing.domain.settlement import Refund, refund_id, refundable, with_refund
 from billing.ports import Gateway, SettlementAccount, SettlementStore, StaleState
-from billing.service.payments import OutcomeUnknown
 
 _MAX_TRIES = 10
 
