@@ -12,6 +12,7 @@ from billing_local.sim.simulate import Simulation
 from billing_local.sim.workload import generate
 
 SCENARIOS = sorted((ROOT / "tests" / "fixtures" / "scenarios").glob("*.json"))
+SETTLEMENT = ROOT / "tests" / "fixtures" / "scenarios" / "credit_and_refund.json"
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
@@ -39,3 +40,29 @@ def test_chaos_on_a_generated_workload(seed: int) -> None:
     assert invariants["invoices_checked"] > 20
     faults = result["chaos"]["faults"]
     assert {"crash_after_write", "dynamodb_error", "duplicate_delivery"} <= set(faults)
+
+
+def test_the_settlement_fixture_applies_credit_refunds_paid_credit_and_never_unpaid_credit() -> None:
+    result = Simulation(load_scenario(SETTLEMENT), template=ROOT / "template.yaml").run()
+    assert result["invariants"]["all_hold"], result["invariants"]
+    refunds = [(r["agreement_id"], r["amount_minor"], r["status"], r["paid"]) for r in result["refunds"]]
+    assert refunds == [("agr-refund", 1600, "succeeded", 1), ("agr-slow", 1100, "succeeded", 1)]
+    settlement = {
+        s["agreement_id"]: (
+            s["owed_minor"],
+            s["charged_minor"],
+            s["refunded_minor"],
+            s["credit_balance_minor"],
+        )
+        for s in result["settlement"]
+    }
+    assert settlement == {
+        "agr-credit": (1200, 1200, 0, 0),  # 1000 - 600 + 400 + 400; charged 1000 + 200
+        "agr-refund": (1500, 3100, 1600, 0),
+        "agr-slow": (2000, 3100, 1100, 0),  # refunded through the timeout, once
+        "agr-unpaid": (1500, 0, 0, 0),  # the stolen card paid nothing: its credit offsets the debt
+    }
+    charged = {(p["amount_minor"], p["credit_applied_minor"]) for p in result["payments"]}
+    assert (200, 200) in charged and all(
+        amount > 0 for amount, _ in charged
+    )  # the covered invoice: no charge

@@ -1,6 +1,6 @@
 """The chaos contract of `billing simulate`: what was issued matches `billing preview`, every series
-of legal numbers runs 1..n, every invoice is charged at most once and ends with one outcome, and
-nothing is left in any queue."""
+of legal numbers runs 1..n, every invoice is charged at most once and ends with one outcome, every
+agreement's money balances (contract §4 "Settlement"), and nothing is left in any queue."""
 
 from collections import Counter, defaultdict
 from typing import Any
@@ -47,6 +47,7 @@ def check_invariants(result: dict[str, Any], expected: dict[str, Any], *, exact:
     checks = issued_matches_preview(result, expected, exact=exact)
     checks |= numbers_gap_free(result["documents"])
     checks |= charged_at_most_once(result)
+    checks |= settlement_holds(result)
     checks |= nothing_left(result, expected)
     checks["all_hold"] = all(v for k, v in checks.items() if isinstance(v, bool))
     return checks
@@ -75,7 +76,9 @@ def issued_matches_preview(
 def charged_at_most_once(result: dict[str, Any]) -> dict[str, Any]:
     """Every chargeable invoice charged at most once, its status agreeing with the gateway's ledger."""
     chargeable = {
-        d["document_id"] for d in result["documents"] if d["kind"] == "invoice" and d["total_minor"] > 0
+        d["document_id"]
+        for d in result["documents"]
+        if d["kind"] == "invoice" and d.get("amount_due_minor", d["total_minor"]) > 0
     }
     payments = {p["document_id"]: p for p in result["payments"]}
     problems = [
@@ -105,6 +108,39 @@ def payment_problem(document_id: str, payment: dict[str, Any] | None) -> str | N
     if payment["status"] in ("succeeded", "failed") and payment["outcome_events"] != 1:
         return f"{document_id}: {payment['outcome_events']} final outcome events"
     return None
+
+
+def settlement_holds(result: dict[str, Any]) -> dict[str, Any]:
+    """Contract §4, per agreement: refunded ≤ charged always, every refund paid at most once (and
+    only when recorded as succeeded), balance 0 once closed, and charged − refunded − balance = owed
+    when every payment of the agreement succeeded."""
+    all_paid: dict[str, bool] = {}
+    for payment in result["payments"]:
+        agreement = payment["agreement_id"]
+        all_paid[agreement] = all_paid.get(agreement, True) and payment["status"] == "succeeded"
+    problems = []
+    for refund in result.get("refunds", []):
+        if refund["paid"] != (refund["status"] == "succeeded"):
+            problems.append(f"{refund['refund_id']}: {refund['status']} but paid {refund['paid']} times")
+    for entry in result.get("settlement", []):
+        agreement, charged, refunded = entry["agreement_id"], entry["charged_minor"], entry["refunded_minor"]
+        balance, owed = entry["credit_balance_minor"], entry["owed_minor"]
+        if refunded > charged:
+            problems.append(f"{agreement}: refunded {refunded} of {charged} charged")
+        if entry["closures"] and balance != 0:
+            problems.append(f"{agreement}: closed with a credit balance of {balance}")
+        if all_paid.get(agreement, True) and charged - refunded - balance != owed:
+            problems.append(
+                f"{agreement}: charged {charged} - refunded {refunded} - balance {balance} != {owed}"
+            )
+    checks: dict[str, Any] = {
+        "settlement_balances_per_agreement": not problems,
+        "agreements_settled": len(result.get("settlement", [])),
+        "refunds_checked": len(result.get("refunds", [])),
+    }
+    if problems:
+        checks["settlement_problems"] = problems[:20]
+    return checks
 
 
 def nothing_left(result: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:

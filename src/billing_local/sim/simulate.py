@@ -27,8 +27,8 @@ from billing_local.sim.stack import (
     dlq_depth,
     let_time_pass,
     read_documents,
+    read_money,
     read_parked,
-    read_payments,
     schedule_id,
 )
 from billing_local.stack import local_cloud
@@ -134,9 +134,7 @@ class Simulation:
         return {
             "documents": [d.to_json() for d in documents],
             "parked": read_parked(cloud.physical_id("AgreementDLQ")),
-            "payments": read_payments(
-                cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")
-            ),
+            **read_money(cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")),
             "queues": cloud.queue_depths(),
         }
 

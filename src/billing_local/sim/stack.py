@@ -1,16 +1,17 @@
 """The deployed stack on the embedded AWS as the simulator (and the tests) drive and read it: its
 schedules, the passing of real-time timeouts between simulated days, and what the stores hold —
-documents from BillingTable, charges from the sandbox gateway's own ledger, parked input from the
-agreement DLQ.
+documents from BillingTable, payments, refunds and settlement from it and from the money the
+sandbox gateway's own ledger moved, parked input from the agreement DLQ.
 """
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
+from billing.adapters.dynamo import SETTLEMENT_SK, STATE_SK
 from billing.adapters.gateway import DynamoLedger
 from billing.domain.billing_events import PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from billing.domain.engine import Document
@@ -109,9 +110,22 @@ def read_documents(table: str) -> list[Document]:
 
 
 def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]:
-    charges = Counter(c["document_id"] for c in DynamoLedger(ledger_table).charges())
+    """One entry per charged invoice (contract §5): status, attempts, charges the gateway took, the
+    amount charged and the credit the invoice applied; and how many outcome events were stored."""
+    return read_money(billing_table, ledger_table)["payments"]
+
+
+def read_money(billing_table: str, ledger_table: str) -> dict[str, list[dict[str, Any]]]:
+    """`payments`, `refunds` and `settlement` (per agreement: owed, charged, refunded, credit
+    balance) as contract §5 has them, from BillingTable and the money the sandbox gateway moved."""
+    ledger = DynamoLedger(ledger_table)
+    charges = Counter(c["document_id"] for c in ledger.charges())
+    refunds_paid = Counter(r["idempotency_key"] for r in ledger.refunds())
     items = _scan(billing_table)
-    payments = [i for i in items if i["sk"].startswith("PAY#")]
+    credit_applied = {
+        doc["document_id"]: doc.get("credit_applied_minor", 0)
+        for doc in (json.loads(i["document"]) for i in items if i["sk"].startswith("DOC#"))
+    }
     outcome_events = [
         (json.loads(i["body"])["data"]["document_id"], i["time"][:10])
         for i in items
@@ -119,18 +133,65 @@ def read_payments(billing_table: str, ledger_table: str) -> list[dict[str, Any]]
     ]
     outcomes = Counter(document_id for document_id, _ in outcome_events)
     settled_on = dict(outcome_events)
-    return sorted(
-        (
-            {
-                "document_id": p["sk"].removeprefix("PAY#"),
-                "agreement_id": p["pk"].removeprefix("AGR#"),
-                "status": p["status"],
-                "attempts": int(p["attempts"]),
-                "charges": charges.get(p["sk"].removeprefix("PAY#"), 0),
-                "outcome_events": outcomes.get(p["sk"].removeprefix("PAY#"), 0),
-                "settled_on": settled_on.get(p["sk"].removeprefix("PAY#")),
-            }
-            for p in payments
-        ),
-        key=lambda p: (p["agreement_id"], p["document_id"]),
-    )
+    payments, refunds = [], []
+    for item in items:
+        agreement_id = item["pk"].removeprefix("AGR#")
+        if item["sk"].startswith("PAY#"):
+            document_id = item["sk"].removeprefix("PAY#")
+            payments.append(
+                {
+                    "document_id": document_id,
+                    "agreement_id": agreement_id,
+                    "status": item["status"],
+                    "attempts": int(item["attempts"]),
+                    "charges": charges.get(document_id, 0),
+                    "amount_minor": int(item["amount_minor"]),
+                    "credit_applied_minor": int(credit_applied.get(document_id, 0)),
+                    "outcome_events": outcomes.get(document_id, 0),
+                    "settled_on": settled_on.get(document_id),
+                }
+            )
+        elif item["sk"] == SETTLEMENT_SK:
+            refunds += [
+                {
+                    "refund_id": r["id"],
+                    "agreement_id": agreement_id,
+                    "amount_minor": int(r["amount"]),
+                    "status": r["status"],
+                    "paid": refunds_paid.get(r["id"], 0),
+                }
+                for r in item["refunds"]
+            ]
+    payments.sort(key=lambda p: (p["agreement_id"], p["document_id"]))
+    refunds.sort(key=lambda r: (r["agreement_id"], r["refund_id"]))
+    return {"payments": payments, "refunds": refunds, "settlement": _settlement(items, payments, refunds)}
+
+
+def _settlement(
+    items: list[dict[str, Any]], payments: list[dict[str, Any]], refunds: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One entry per agreement with a document (`closures`: how often it was closed, 0 while open)."""
+    zero = {
+        "owed_minor": 0,
+        "charged_minor": 0,
+        "refunded_minor": 0,
+        "credit_balance_minor": 0,
+        "closures": 0,
+    }
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: dict(zero))
+    billed = set()
+    for item in items:
+        agreement_id = item["pk"].removeprefix("AGR#")
+        if item["sk"].startswith("DOC#"):
+            billed.add(agreement_id)
+            per[agreement_id]["owed_minor"] += int(json.loads(item["document"])["total_minor"])
+        elif item["sk"] == STATE_SK:
+            per[agreement_id]["credit_balance_minor"] = int(item.get("credit", 0))
+            per[agreement_id]["closures"] = int(item.get("closures", 0))
+    for payment in payments:
+        if payment["status"] == "succeeded":
+            per[payment["agreement_id"]]["charged_minor"] += payment["amount_minor"]
+    for refund in refunds:
+        if refund["status"] == "succeeded":
+            per[refund["agreement_id"]]["refunded_minor"] += refund["amount_minor"]
+    return [{"agreement_id": a, **per[a]} for a in sorted(billed)]
