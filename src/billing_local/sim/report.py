@@ -60,8 +60,10 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
     documents = result["documents"]
     kinds = Counter(d["kind"] for d in documents)
     amounts: dict[str, int] = defaultdict(int)
+    taxes: dict[str, int] = defaultdict(int)
     for d in documents:
         amounts[d["currency"]] += d["total_minor"]
+        taxes[d["currency"]] += d["tax_minor"]
     payments = Counter(p["status"] for p in result["payments"])
     agreements = {e["data"].get("agreement_id") for _, e in scenario.deliveries if isinstance(e, dict)}
     rows: list[tuple[str, Any]] = [
@@ -71,6 +73,8 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
         ("credit notes", kinds.get("credit_note", 0)),
     ]
     rows += [(f"net invoiced {c} (minor units)", amounts[c]) for c in sorted(amounts)]
+    rows += [(f"tax {c} (minor units)", taxes[c]) for c in sorted(taxes) if taxes[c]]
+    rows += _settlement_rows(result)
     rows += [(f"payments {status}", n) for status, n in sorted(payments.items())]
     rows.append(("payments retried (soft declines)", sum(1 for p in result["payments"] if p["attempts"] > 1)))
     rows.append(("charges taken by the gateway", sum(p["charges"] for p in result["payments"])))
@@ -84,4 +88,33 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
     )
     rows.append(("messages left in DLQs", dlq))
     rows.append(("invariants hold", result.get("invariants", {}).get("all_hold")))
+    return rows
+
+
+def _settlement_rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Credit applied by invoices, refunds paid, and the credit still held (contract §4)."""
+    currency = {d["agreement_id"]: d["currency"] for d in result["documents"]}
+    applied: dict[str, int] = defaultdict(int)
+    for d in result["documents"]:
+        applied[d["currency"]] += d.get("credit_applied_minor", 0)
+    refunded: dict[str, int] = defaultdict(int)
+    for r in result.get("refunds", []):
+        if r["status"] == "succeeded":
+            refunded[currency[r["agreement_id"]]] += r["amount_minor"]
+    held: dict[str, int] = defaultdict(int)
+    for entry in result.get("settlement", []):
+        held[currency[entry["agreement_id"]]] += entry["credit_balance_minor"]
+    covered = sum(
+        1
+        for d in result["documents"]
+        if d["kind"] == "invoice" and d["total_minor"] > 0 == d["amount_due_minor"]
+    )
+    rows: list[tuple[str, Any]] = [
+        (f"credit applied by invoices {c}", applied[c]) for c in sorted(applied) if applied[c]
+    ]
+    rows.append(("invoices fully covered by credit (not charged)", covered))
+    refunds = Counter(r["status"] for r in result.get("refunds", []))
+    rows += [(f"refunds {status}", n) for status, n in sorted(refunds.items())]
+    rows += [(f"refunded {c}", refunded[c]) for c in sorted(refunded)]
+    rows += [(f"credit balance held {c}", held[c]) for c in sorted(held) if held[c]]
     return rows

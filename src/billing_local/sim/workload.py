@@ -1,8 +1,8 @@
 """Generated workloads for `billing simulate --agreements N --days D`: a scenario (CONTRACT §5 format).
 
 A deterministic mix (seeded) of plans, currencies, time zones and payment
-methods, with amendments and cancellations sprinkled over the period, so a
-short run exercises proration, credit notes, retries and declines.
+methods, taxes, with amendments (up and down) and cancellations sprinkled over the period, so a
+short run exercises proration, tax, credit notes, credit applied and refunded, retries and declines.
 """
 
 import random
@@ -25,6 +25,9 @@ PRICES = {
     "JPY": [1000, 3300],
     "KWD": [1250, 4500],
 }
+# Sales tax per currency (rate, inclusive): consumer prices in GBP and JPY include it, EUR and USD
+# add it, KWD has none. Every fourth agreement is untaxed (a business customer, reverse charge).
+TAXES = {"EUR": ("19", False), "USD": ("8.875", False), "GBP": ("20", True), "JPY": ("10", True)}
 TIMEZONES = [
     "UTC",
     "Europe/Berlin",
@@ -79,6 +82,9 @@ def _agreement(rng: random.Random, n: int, start: date, days: int, last: date) -
         "interval": interval,
         "interval_count": count,
     }
+    if currency in TAXES and n % 4:
+        rate, inclusive = TAXES[currency]
+        plan |= {"tax_rate": rate, "tax_inclusive": inclusive}
     created_on = start + timedelta(days=rng.randrange(max(1, min(days, 10))))
     start_date = created_on + timedelta(days=rng.choice([0, 0, 0, 1, 3]))
     created = {
@@ -104,7 +110,8 @@ def _agreement(rng: random.Random, n: int, start: date, days: int, last: date) -
         amended = {
             "version": version,
             "effective_date": max(effective, start_date).isoformat(),
-            "plan": dict(plan, amount_minor=plan["amount_minor"] * 2),
+            # Upgrades and downgrades: a retroactive downgrade leaves credit that later invoices apply.
+            "plan": dict(plan, amount_minor=plan["amount_minor"] * 2 if n % 2 else plan["amount_minor"] // 2),
         }
         deliveries.append(
             {
