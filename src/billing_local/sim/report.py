@@ -72,7 +72,7 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
         ("invoices", kinds.get("invoice", 0)),
         ("credit notes", kinds.get("credit_note", 0)),
     ]
-    rows += [(f"net invoiced {c} (minor units)", amounts[c]) for c in sorted(amounts)]
+    rows += [(f"invoiced {c} (minor units, tax included)", amounts[c]) for c in sorted(amounts)]
     rows += [(f"tax {c} (minor units)", taxes[c]) for c in sorted(taxes) if taxes[c]]
     rows += _settlement_rows(result)
     rows += [(f"payments {status}", n) for status, n in sorted(payments.items())]
