@@ -55,6 +55,7 @@ METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
     "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "MessagesRedriven",
     "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue", "DocumentPagesRendered",
+    "RefundsSucceeded", "RefundsFailed",
 }  # fmt: skip
 
 
@@ -226,7 +227,9 @@ def test_subscriptions_and_filter_policies(rendered: Template) -> None:
         ]
     }
     assert "FilterPolicy" not in subs[("BillingTopic", "AccountingQueue")]
-    assert subs[("BillingTopic", "AlarmEmail")]["FilterPolicy"] == {"type": ["billing.payment.failed"]}
+    assert subs[("BillingTopic", "AlarmEmail")]["FilterPolicy"] == {
+        "type": ["billing.payment.failed", "billing.refund.failed"]
+    }
     assert subs[("BillingTopic", "AlarmEmail")]["Protocol"] == "email"
 
 
@@ -327,8 +330,8 @@ def test_payment_failure_rate_alarm(rendered: Template) -> None:
 
 def test_alarm_inventory(rendered: Template) -> None:
     alarms = rules.alarms(rendered)
-    # 7 DLQs + 4 queue ages + 9 x (errors, throttles) + heartbeat + payment failure rate
-    assert len(alarms) == 7 + 4 + 18 + 2
+    # 7 DLQs + 4 queue ages + 9 x (errors, throttles) + heartbeat + payment failure rate + refund failed
+    assert len(alarms) == 7 + 4 + 18 + 3
     names = [json.dumps(a["Properties"]["AlarmName"]) for a in alarms.values()]
     assert len(set(names)) == len(names)
     runbook = (
@@ -375,7 +378,7 @@ def test_no_copy_paste_queues_and_alarms(raw_template: Template) -> None:
     assert "AWS::SQS::Queue" not in direct.values()
     assert "AWS::Logs::LogGroup" not in direct.values()
     alarms = [k for k, kind in direct.items() if kind == "AWS::CloudWatch::Alarm"]
-    assert sorted(alarms) == ["DailyRunHeartbeatAlarm", "PaymentFailureRateAlarm"]
+    assert sorted(alarms) == ["DailyRunHeartbeatAlarm", "PaymentFailureRateAlarm", "RefundFailedAlarm"]
 
 
 def test_code_folders_exist(raw_template: Template) -> None:
