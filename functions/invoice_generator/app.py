@@ -16,7 +16,6 @@ from billing import bootstrap, clock, config
 from billing.adapters.messaging import to_json
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import payment_retry_due
-from billing.domain.errors import BadInput
 from billing.observability import MetricUnit, count, count_by, logger, metrics
 from billing.rejections import reject
 from billing.service.invoicing import (
@@ -30,11 +29,7 @@ from billing.service.invoicing import (
 
 
 def record_handler(record: Record) -> None:
-    try:
-        job = parse_job(record["body"])
-    except BadInput as error:
-        reject(record, error)
-        return
+    job = parse_job(record["body"])  # BadInput if it is not a job: parked by process_sqs_batch
     if isinstance(job, ShardJob):
         fan_out(job)
     else:
@@ -101,4 +96,4 @@ def bill(job: AgreementJob) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_sqs_batch(event, record_handler)
+    return process_sqs_batch(event, record_handler, park=reject)

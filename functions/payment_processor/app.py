@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from billing import bootstrap, clock, config
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import INVOICE_ISSUED, PAYMENT_RETRY_DUE
-from billing.domain.errors import BadInput
 from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
 from billing.service.payments import Attempted, charge_new_invoice, parse_payment_message, retry_payment
@@ -60,11 +59,8 @@ def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_handler(record: Record) -> None:
-    try:
-        cloudevent = parse_payment_message(record["body"], accepted=frozenset(_HANDLERS))
-    except BadInput as error:
-        reject(record, error)
-        return
+    # BadInput if it is not a payment message: parked by process_sqs_batch
+    cloudevent = parse_payment_message(record["body"], accepted=frozenset(_HANDLERS))
     logger.append_keys(event_id=cloudevent["id"], agreement_id=cloudevent.get("subject"))
     process(cloudevent=cloudevent)
 
@@ -73,4 +69,4 @@ def record_handler(record: Record) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return process_sqs_batch(event, record_handler)
+    return process_sqs_batch(event, record_handler, park=reject)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, admit, fold, parse_event
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
-from billing.domain.errors import BadInput
+from billing.domain.errors import BadInput, input_fault
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
 
 __all__ = [
@@ -205,6 +205,13 @@ def _raw_id(raw: Any) -> str | None:
     return None
 
 
+def _bad_input(error: Exception) -> BadInput:
+    bad = input_fault(error)
+    if bad is None:
+        raise error
+    return bad
+
+
 class _Preview:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
@@ -236,16 +243,17 @@ class _Preview:
         self.rejected.append({"event_id": event_id, "on": on.isoformat(), "reason": str(exc)})
 
     def ingest(self, delivery: Delivery) -> None:
+        # What the projector parks (the one rule, `input_fault`) is rejected here, with its code.
         try:
             event = parse_event(delivery.event)
-        except BadInput as exc:
-            self.reject(_raw_id(delivery.event), delivery.on, exc)
+        except Exception as exc:
+            self.reject(_raw_id(delivery.event), delivery.on, _bad_input(exc))
             return
         agreement = self.agreements.setdefault(event.agreement_id, _Agreement())
         try:
             verdict = admit(agreement.events, event)
-        except BadInput as exc:
-            self.reject(event.event_id, delivery.on, exc)
+        except Exception as exc:
+            self.reject(event.event_id, delivery.on, _bad_input(exc))
             return
         if verdict == "duplicate":
             return

@@ -1,8 +1,9 @@
-"""The one exception the domain raises for input it refuses."""
+"""The one exception the domain raises for input it refuses, and the rule that tells input's fault
+from a transient failure (`input_fault`)."""
 
 from __future__ import annotations
 
-__all__ = ["BadInput"]
+__all__ = ["BadInput", "input_fault"]
 
 
 class BadInput(Exception):
@@ -42,3 +43,23 @@ class BadInput(Exception):
 
     def __hash__(self) -> int:
         return hash((self.code, self.field, self.message))
+
+
+def input_fault(error: BaseException) -> BadInput | None:
+    """The one rule of every consumer: is this failure the input's fault (park it at once, with a
+    reason) or not (None: fail, so the message is retried)?
+
+    The input's fault: BadInput, and the two errors only the content of a message can cause, which
+    a retry meets again: UnicodeError (a string that is not Unicode text, such as a lone surrogate)
+    and RecursionError (nesting too deep). They get the parser's own code for the same problem, so
+    what slips past the parser is parked as the parser would have refused it. Everything else (a
+    throttle, a timeout, a lost race, a bug) is retried; after maxReceiveCount receives SQS moves
+    it to the DLQ without a reason (docs/RUNBOOK.md).
+    """
+    if isinstance(error, BadInput):
+        return error
+    if isinstance(error, UnicodeError):
+        return BadInput("invalid_json", f"not Unicode text ({type(error).__name__}: {error})")
+    if isinstance(error, RecursionError):
+        return BadInput("invalid_json", "nested too deeply")
+    return None
