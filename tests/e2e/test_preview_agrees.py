@@ -1,6 +1,6 @@
 """`billing simulate` parks exactly what `billing preview` rejects, with the same codes (issue 15,
 item 4): events at the size limit (measured on the body as published) and lone surrogates in every
-form, on the embedded AWS."""
+form, an extension attribute whose name holds a NUL (item 6), on the embedded AWS."""
 
 import json
 from typing import Any
@@ -31,6 +31,7 @@ def test_simulate_parks_what_preview_rejects_with_the_same_codes() -> None:
         dict(created("agr-s1"), id="evt-\ud800"),
         json.dumps(created("agr-\udc00")),
         json.dumps(created("agr-s3", customer_email="\ud800@example.com"), ensure_ascii=False),
+        dict(created("agr-nul"), **{"bad\u0000name": "v"}),  # its reason quotes the name, escaped
     ]
     scenario = parse_scenario(
         {
@@ -40,6 +41,7 @@ def test_simulate_parks_what_preview_rejects_with_the_same_codes() -> None:
     )
     expected = preview(scenario)
     assert sorted(r["reason"].split(":")[0] for r in expected["rejected"]) == [
+        "invalid_field",
         "invalid_field",
         "invalid_field",
         "invalid_field",

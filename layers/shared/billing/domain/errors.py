@@ -3,7 +3,22 @@ from a transient failure (`input_fault`)."""
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "input_fault"]
+__all__ = ["BadInput", "input_fault", "visible"]
+
+
+def visible(text: str) -> str:
+    """`text` with every character that is not printable escaped as \\uXXXX (\\UXXXXXXXX above
+    the BMP): control characters (NUL, ESC, line breaks), lone surrogates, format and unassigned
+    code points. What is left is one line that any log, terminal and queue attribute takes
+    (SQS refuses NUL and lone surrogates in attribute values); repr-quoted values are unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    point = ord(ch)
+    return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
 class BadInput(Exception):
@@ -20,9 +35,10 @@ class BadInput(Exception):
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         self.code = code
-        self.field = field
-        # One line, always: a reason ends up in a log line and a queue attribute.
-        self.message = " ".join(message.split())
+        # One line of visible text, always: a reason ends up in a log line and a queue attribute,
+        # and a field path or a message may quote the input (an extension named "bad\u0000name").
+        self.field = None if field is None else visible(field)
+        self.message = visible(" ".join(message.split()))
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
