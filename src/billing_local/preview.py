@@ -198,7 +198,7 @@ def _raw_id(raw: Any) -> str | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read (issue 15)
             return None
     if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
         return str(raw["id"])
