@@ -5,7 +5,8 @@ fans it out: agreement jobs back onto this queue, payment retries onto the
 payment queue, and a continuation for the next page. An agreement job names a
 run instant and up to 25 agreements; each is billed by recompute-and-diff in
 its own transaction. A failing agreement fails the whole record, which is safe
-to retry (agreements already billed issue nothing new). The last page of a
+to retry (agreements already billed issue nothing new); bad input (a body that is
+not a job, stored data the rules refuse) is parked at once (`input_fault`). The last page of a
 shard counts the shard done; the generator that counts the run's last shard
 reports the run complete: DailyRunHeartbeat and DailyRunDurationMs, once.
 """
