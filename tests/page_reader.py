@@ -140,4 +140,9 @@ def check_figures(page: str, document: dict[str, Any]) -> Node:
     ]
     shown = [(r.one("th").text(), r.one("td").text()) for r in totals.all("tr", "tax")]
     assert shown == expected
+    if document.get("credit_applied_minor"):  # settlement: the credit used, and what is left to pay
+        assert totals.one(cls="credit").one("td").text() == money(-document["credit_applied_minor"], currency)
+        assert totals.one(cls="due").one("td").text() == money(document["amount_due_minor"], currency)
+    else:
+        assert not totals.all(cls="credit")
     return tree

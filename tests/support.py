@@ -1,10 +1,10 @@
 """Helpers to drive the embedded AWS like the world does (imported by tests as `support`)."""
 
-import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from billing.domain.agreements import message_body
 from billing_local.emulator.cloud import LocalCloud
 from billing_local.sim.stack import (
     DAILY_SCHEDULE,
@@ -26,7 +26,7 @@ class Pipeline:
         self.cloud = cloud
 
     def publish(self, event: dict[str, Any] | str) -> None:
-        self.cloud.publish("AgreementTopic", event if isinstance(event, str) else json.dumps(event))
+        self.cloud.publish("AgreementTopic", message_body(event))  # as `billing simulate` publishes
         self.cloud.drain()
 
     def run_day(self, day: date) -> Any:

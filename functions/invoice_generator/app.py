@@ -5,7 +5,8 @@ fans it out: agreement jobs back onto this queue, payment retries onto the
 payment queue, and a continuation for the next page. An agreement job names a
 run instant and up to 25 agreements; each is billed by recompute-and-diff in
 its own transaction. A failing agreement fails the whole record, which is safe
-to retry (agreements already billed issue nothing new). The last page of a
+to retry (agreements already billed issue nothing new); bad input (a body that is
+not a job, stored data the rules refuse) is parked at once (`input_fault`). The last page of a
 shard counts the shard done; the generator that counts the run's last shard
 reports the run complete: DailyRunHeartbeat and DailyRunDurationMs, once.
 """
@@ -16,7 +17,6 @@ from billing import bootstrap, clock, config
 from billing.adapters.messaging import to_json
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import payment_retry_due
-from billing.domain.errors import BadInput
 from billing.observability import MetricUnit, count, count_by, logger, metrics
 from billing.rejections import reject
 from billing.service.invoicing import (
@@ -30,11 +30,7 @@ from billing.service.invoicing import (
 
 
 def record_handler(record: Record) -> None:
-    try:
-        job = parse_job(record["body"])
-    except BadInput as error:
-        reject(record, error)
-        return
+    job = parse_job(record["body"])  # BadInput if it is not a job: parked by process_sqs_batch
     if isinstance(job, ShardJob):
         fan_out(job)
     else:
@@ -101,4 +97,4 @@ def bill(job: AgreementJob) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_sqs_batch(event, record_handler)
+    return process_sqs_batch(event, record_handler, park=reject)

@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from billing import bootstrap, clock, config
 from billing.batch import Record, process_sqs_batch
 from billing.domain.billing_events import AGREEMENT_CLOSED
-from billing.domain.errors import BadInput
 from billing.domain.settlement import Refund
 from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
@@ -69,11 +68,8 @@ def _report(refunds: list[Refund]) -> None:
 
 
 def record_handler(record: Record) -> None:
-    try:
-        cloudevent = parse_payment_message(record["body"], accepted=ACCEPTED)
-    except BadInput as error:
-        reject(record, error)
-        return
+    # BadInput if it is not a payment message: parked by process_sqs_batch
+    cloudevent = parse_payment_message(record["body"], accepted=ACCEPTED)
     logger.append_keys(event_id=cloudevent["id"], agreement_id=cloudevent.get("subject"))
     process(cloudevent=cloudevent)
 
@@ -82,4 +78,4 @@ def record_handler(record: Record) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return process_sqs_batch(event, record_handler)
+    return process_sqs_batch(event, record_handler, park=reject)

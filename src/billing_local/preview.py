@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, admit, fold, parse_event
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
-from billing.domain.errors import BadInput
+from billing.domain.errors import BadInput, input_fault
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
 from billing.domain.settlement import CreditAccount, settle_run
 
@@ -201,11 +201,18 @@ def _raw_id(raw: Any) -> str | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read (issue 15)
             return None
     if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
         return str(raw["id"])
     return None
+
+
+def _bad_input(error: Exception) -> BadInput:
+    bad = input_fault(error)
+    if bad is None:
+        raise error
+    return bad
 
 
 class _Preview:
@@ -239,16 +246,17 @@ class _Preview:
         self.rejected.append({"event_id": event_id, "on": on.isoformat(), "reason": str(exc)})
 
     def ingest(self, delivery: Delivery) -> None:
+        # What the projector parks (the one rule, `input_fault`) is rejected here, with its code.
         try:
             event = parse_event(delivery.event)
-        except BadInput as exc:
-            self.reject(_raw_id(delivery.event), delivery.on, exc)
+        except Exception as exc:
+            self.reject(_raw_id(delivery.event), delivery.on, _bad_input(exc))
             return
         agreement = self.agreements.setdefault(event.agreement_id, _Agreement())
         try:
             verdict = admit(agreement.events, event)
-        except BadInput as exc:
-            self.reject(event.event_id, delivery.on, exc)
+        except Exception as exc:
+            self.reject(event.event_id, delivery.on, _bad_input(exc))
             return
         if verdict == "duplicate":
             return

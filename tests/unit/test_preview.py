@@ -316,3 +316,27 @@ def test_generated_workload_and_benchmark_run():
     assert first["documents"]
     figures = benchmark(20, 30)
     assert {"agreements", "days", "documents", "seconds"} <= set(figures)
+
+
+def test_preview_rejects_what_the_pipeline_parks_by_the_same_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error only the content can cause (here a UnicodeEncodeError past the parser) is rejected
+    with the code the projector parks it under (`input_fault`), not raised."""
+    import billing_local.preview as module
+
+    real = module.parse_event
+
+    def slipping(raw: object) -> object:
+        if isinstance(raw, dict) and raw.get("id") == "poison":
+            "\ud800".encode()
+        return real(raw)
+
+    monkeypatch.setattr(module, "parse_event", slipping)
+    data = load("worked_example")
+    expected = run(data)["documents"]
+    poison = dict(data["deliveries"][0]["event"], id="poison")
+    data["deliveries"].append({"on": "2026-03-01", "event": poison})
+    result = run(data)
+    assert [(r["event_id"], r["reason"].split(" (")[0]) for r in result["rejected"]] == [
+        ("poison", "invalid_json: not Unicode text")
+    ]
+    assert result["documents"] == expected

@@ -72,7 +72,10 @@ def rejected_message() -> dict[str, Any]:
                 "rejection_reason": {
                     "type": "string",
                     "maxLength": REJECTION_REASON_MAX,
-                    "description": "One line: `<code>: <field>: <message>`.",
+                    "description": (
+                        "One line: `<code>: <field>: <message>`; characters that are not printable "
+                        "(NUL, other controls, lone surrogates) are written as \\uXXXX."
+                    ),
                     "examples": [
                         "unknown_currency: data.plan.currency: 'XYZ' is not an active ISO 4217 currency code"
                     ],

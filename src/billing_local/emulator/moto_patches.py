@@ -12,9 +12,15 @@ month of a few hundred agreements spends most of its time copying. DynamoDB's
 own semantics allow a cheaper way: evaluate every condition first (nothing is
 written if any fails), then apply the writes. Only the touched items are
 snapshotted, in case an apply step still fails validation.
+
+One patch makes moto stricter, as AWS is: SQS refuses a message whose body or string attribute
+value holds a character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
+(a NUL, say); moto stores it. Every send goes through `SQSBackend.send_message` (SendMessage, each
+entry of SendMessageBatch, SNS deliveries), which is checked here.
 """
 
 import copy
+import re
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
@@ -26,10 +32,15 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.sqs.exceptions import InvalidParameterValue
+from moto.sqs.models import SQSBackend
 
 _original = DynamoDBBackend.transact_write_items
 _original_query = Table.query
 _OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
+_original_send_message = SQSBackend.send_message
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ALLOWED = "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
 
 
 def _key(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -148,11 +159,31 @@ def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         del self.all_items
 
 
+def _refuse_invalid_characters(text: str, where: str) -> None:
+    found = _NOT_SQS_TEXT.search(text)
+    if found is not None:
+        raise InvalidParameterValue(
+            f"Invalid binary character '#x{ord(found.group()):X}' was found in {where}, "
+            f"the set of allowed characters is {_ALLOWED}"
+        )
+
+
+def send_message(self: SQSBackend, queue_name: str, message_body: str, *args: Any, **kwargs: Any) -> Any:
+    _refuse_invalid_characters(message_body, "the message body")
+    attributes = kwargs.get("message_attributes") or (args[0] if args else None) or {}
+    for name, value in attributes.items():
+        if isinstance(value, dict) and isinstance(value.get("StringValue"), str):
+            _refuse_invalid_characters(value["StringValue"], f"the value of message attribute {name!r}")
+    return _original_send_message(self, queue_name, message_body, *args, **kwargs)
+
+
 def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
     Table.query = _original_query  # type: ignore[method-assign]
+    SQSBackend.send_message = _original_send_message  # type: ignore[method-assign]

@@ -8,14 +8,15 @@ BillingTable, charges from the sandbox gateway's own ledger, queue depths from
 SQS — never from the simulator's own bookkeeping.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import batched
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from billing.domain.agreements import message_body
+from billing.domain.errors import BadInput
 from billing_local.emulator.cloud import LocalCloud
 from billing_local.preview import Scenario, preview
 from billing_local.sim.chaos import Chaos
@@ -125,7 +126,7 @@ class Simulation:
         batches = 0
         for chunk in batched(events, DELIVERY_CHUNK, strict=False):
             for event in chunk:
-                cloud.publish("AgreementTopic", event if isinstance(event, str) else json.dumps(event))
+                publish(cloud, event)
             batches += cloud.drain()
         return batches
 
@@ -137,6 +138,21 @@ class Simulation:
             **read_money(cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")),
             "queues": cloud.queue_depths(),
         }
+
+
+class Publisher(Protocol):
+    def publish(self, topic_logical_id: str, message: str) -> Any: ...
+
+
+def publish(cloud: Publisher, event: Any) -> str | None:
+    """Publish one scenario event to the agreement topic as upstream would: its `message_body`, the
+    text preview measures and parses (compact UTF-8), not json.dumps' default. Returns the body."""
+    try:
+        body = message_body(event)
+    except BadInput:  # no JSON text holds it (a scenario file cannot): nothing to publish
+        return None
+    cloud.publish("AgreementTopic", body)
+    return body
 
 
 def _parameters(at: time) -> dict[str, str]:

@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from billing_local.emulator import LocalCloud
 
@@ -108,3 +110,33 @@ def test_code_reading_a_queue_sees_virtual_sent_timestamps(cloud: LocalCloud) ->
     assert sent == int((START + timedelta(days=30)).timestamp() * 1000)
     first_receive = int(message["Attributes"]["ApproximateFirstReceiveTimestamp"])
     assert first_receive - sent == 3_600_000
+
+
+def test_sqs_refuses_characters_real_sqs_refuses(cloud: LocalCloud) -> None:
+    """Like AWS (and unlike plain moto): a NUL or another character outside SQS's set in a body or a
+    string attribute value is refused, so code that would send one fails here as it would there."""
+    sqs = boto3.client("sqs")
+    url = cloud.physical_id("InboxQueue")
+    refused = [
+        {"MessageBody": "bad\x00body"},
+        {
+            "MessageBody": "ok",
+            "MessageAttributes": {"reason": {"DataType": "String", "StringValue": "a\x00b"}},
+        },
+        {
+            "MessageBody": "ok",
+            "MessageAttributes": {"reason": {"DataType": "String", "StringValue": "\x1b["}},
+        },
+    ]
+    for message in refused:
+        with pytest.raises(ClientError) as info:
+            sqs.send_message(QueueUrl=url, **message)
+        assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert "Invalid binary character '#x" in info.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "\x00"}])
+    fine = "tab\t line\n é € 😀 \ufffd"
+    sqs.send_message(
+        QueueUrl=url, MessageBody=fine, MessageAttributes={"r": {"DataType": "String", "StringValue": fine}}
+    )
+    assert [m["Body"] for m in cloud.receive_all("InboxQueue")] == [fine]

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from domain_builders import amended, cancelled, created
 
-from billing.domain.agreements import MAX_EVENT_BYTES, Plan, parse_event
+from billing.domain.agreements import MAX_EVENT_BYTES, Plan, message_body, parse_event
 from billing.domain.errors import BadInput
 
 CONTRACT_EXAMPLE = {
@@ -450,8 +450,23 @@ def test_a_surrogate_pair_is_one_character_and_accepted():
     assert parse_event(text.encode()).customer_id == "cus-\U0001f600"
 
 
-def test_a_str_body_holding_a_surrogate_code_point_is_not_json_text():
+def test_a_str_body_holding_a_surrogate_code_point_is_read_as_it_is_published():
+    """A str has no UTF-8 encoding while it holds a lone surrogate: it is published (message_body)
+    and read with the surrogate as its JSON escape, so every form gets the same code and path."""
+    text = json.dumps(C, ensure_ascii=False).replace("urn:example", "urn:\ud800")
+    assert message_body(text) == text.replace("\ud800", "\\ud800")
     with pytest.raises(BadInput) as info:
-        parse_event(json.dumps(C, ensure_ascii=False).replace("urn:example", "urn:\ud800"))
-    assert info.value.code == "invalid_json"
+        parse_event(text)
+    assert (info.value.code, info.value.field) == ("invalid_field", "source")
     assert "lone surrogate (U+D800)" in str(info.value)
+    with pytest.raises(BadInput) as info:
+        parse_event("{\ud800" + text[1:])  # outside a string it is not JSON at all
+    assert info.value.code == "invalid_json"
+
+
+def test_an_object_is_published_compact_in_utf8():
+    raw = _mutate(C, ["data", "customer_id"], "cus-été-\U0001f600")
+    body = message_body(raw)
+    assert body == json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+    assert message_body(body) == body  # a string is the body itself
+    assert parse_event(raw) == parse_event(body) == parse_event(body.encode())

@@ -1,6 +1,7 @@
 """SNS and SQS: publish billing events, send jobs, park bad input on a DLQ."""
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from itertools import batched
 from typing import Any
@@ -8,6 +9,18 @@ from typing import Any
 import boto3
 
 from billing.ports import REJECTION_ATTRIBUTES
+
+REASON_MAX = 1024  # characters of rejection_reason (docs/EVENTS.md)
+
+# What SQS takes in a message body or attribute value (XML 1.0's characters): #x9 | #xA | #xD |
+# #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Anything else makes it refuse the whole send.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_text(value: str) -> str:
+    """`value` with every character SQS refuses escaped as \\uXXXX (NUL, other C0 controls, lone
+    surrogates, U+FFFE/U+FFFF); the rest is kept as it is."""
+    return _NOT_SQS_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 
 def sns_attributes(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -90,9 +103,13 @@ class Queue:
         self._sqs.send_message(**kwargs)
 
     def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
-        """Put rejected input on this (dead-letter) queue at once, with its reason attached."""
-        attrs = {k: v for k, v in attributes.items() if k not in REJECTION_ATTRIBUTES}
-        attrs |= {"rejection_code": code, "rejection_reason": reason[:1024]}
+        """Put rejected input on this (dead-letter) queue at once, with its reason attached.
+
+        Every attribute value is made one SQS accepts (`sqs_text`), or the park itself would be
+        refused and the message retried until it lands on the DLQ without its reason; the reason
+        is cut to REASON_MAX characters after that."""
+        attrs = {k: sqs_text(v) for k, v in attributes.items() if k not in REJECTION_ATTRIBUTES}
+        attrs |= {"rejection_code": sqs_text(code), "rejection_reason": sqs_text(reason)[:REASON_MAX]}
         self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=sns_attributes(attrs))
 
 

@@ -1,6 +1,7 @@
 """Inbound agreement events (contract §1) and their fold into agreement state (§2).
 
-`parse_event` turns one CloudEvents 1.0 structured-mode JSON message into an
+`parse_event` turns one CloudEvents 1.0 structured-mode JSON message (the text
+`message_body` publishes, for an object or a string of a scenario) into an
 `AgreementEvent` (a tagged union: `AgreementCreated | AgreementAmended |
 AgreementCancelled`) or raises `BadInput` with a code and a field. `fold` turns the
 known events of one agreement, in any order and with duplicates, into the state
@@ -45,7 +46,7 @@ from .model import (
     PriceStep,
     canonical_rate,
 )
-from .parse import parse_event
+from .parse import message_body, parse_event
 from .rules import admit, is_known_timezone, known_timezones
 
 __all__ = [
@@ -78,5 +79,6 @@ __all__ = [
     "fold",
     "is_known_timezone",
     "known_timezones",
+    "message_body",
     "parse_event",
 ]

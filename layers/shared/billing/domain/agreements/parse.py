@@ -47,7 +47,7 @@ from .shapes import (
     Timestamp,
 )
 
-__all__ = ["json_type", "lone_surrogate", "parse_event", "read_value"]
+__all__ = ["json_type", "lone_surrogate", "message_body", "parse_event", "read_value"]
 
 # A JSON text that may hold a lone surrogate: a \uD800-\uDFFF escape (pairs are checked after decoding).
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
@@ -67,15 +67,38 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def message_body(event: str | Mapping[str, Any]) -> str:
+    """The message body `event` is published as: the one text preview, simulate and the pipeline
+    read and measure (the size limit is on its UTF-8 bytes).
+
+    A JSON object is written compact and in UTF-8, without \\u escapes for non-ASCII (what
+    publishers send; `json.dumps`' default spaces and escapes make the same event larger, up to
+    three times for non-ASCII text); a string is the body itself. A lone
+    surrogate has no UTF-8 encoding: it travels as its JSON escape (\\ud800), the one form a
+    message can carry it in, and the parser refuses it there like any other (invalid_field, with
+    its path).
+    """
+    if isinstance(event, Mapping):
+        try:
+            text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        except RecursionError:
+            raise BadInput("invalid_json", "nested too deeply") from None
+        except (TypeError, ValueError) as exc:
+            raise BadInput("invalid_json", f"not representable as JSON: {exc}") from None
+    else:
+        text = event
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
+
+
 def _decode(raw: str | bytes | bytearray | memoryview) -> str:
     if isinstance(raw, str):
-        try:
-            size = len(raw.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            point = f"U+{ord(raw[exc.start]):04X}"
-            raise BadInput(
-                "invalid_json", f"not encodable as UTF-8: a lone surrogate ({point}) at index {exc.start}"
-            ) from None
+        size = len(raw.encode("utf-8"))  # a message_body: UTF-8 text
         if size > MAX_EVENT_BYTES:
             raise BadInput("too_large", f"{size} bytes, more than {MAX_EVENT_BYTES}")
         return raw
@@ -99,18 +122,6 @@ def _load_json(raw: str | bytes | bytearray | memoryview) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         _refuse_lone_surrogate(value)
     return value
-
-
-def _check_mapping_size(raw: Mapping[str, Any]) -> None:
-    try:
-        size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
-    except UnicodeEncodeError:
-        _refuse_lone_surrogate(raw)
-        raise BadInput("invalid_json", "not encodable as UTF-8") from None
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise BadInput("invalid_json", f"not representable as JSON: {exc}") from None
-    if size > MAX_EVENT_BYTES:
-        raise BadInput("too_large", f"{size} bytes, more than {MAX_EVENT_BYTES}")
 
 
 def lone_surrogate(node: Any, path: str = "") -> tuple[str, str] | None:
@@ -327,17 +338,17 @@ _PAYLOADS: Final = {type_: Field(CLOUDEVENT.payload, shape) for type_, shape in 
 def parse_event(raw: str | bytes | Mapping[str, Any]) -> AgreementEvent:
     """Validate one CloudEvents 1.0 JSON message (structured mode) against contract §1.
 
-    Accepts the message body (str or bytes) or an already-decoded JSON object.
+    Accepts the message body (str or bytes) or a JSON object or string to be published: those are
+    read as `message_body` publishes them (so preview's verdict is the pipeline's).
     Unknown CloudEvents extension attributes are allowed; unknown fields inside
     `data` are ignored, but every known field must have the right type and range.
     Raises BadInput with one of: too_large, invalid_json, not_cloudevent,
     unsupported_specversion, unknown_type, missing_field, invalid_field,
     out_of_range, invalid_date, unknown_currency, unknown_timezone.
     """
-    if isinstance(raw, Mapping):
-        _check_mapping_size(raw)
-        obj: Any = raw
-    elif isinstance(raw, (str, bytes, bytearray, memoryview)):
+    if isinstance(raw, (str, Mapping)):
+        obj: Any = _load_json(message_body(raw))  # what the pipeline reads, whoever calls
+    elif isinstance(raw, (bytes, bytearray, memoryview)):
         obj = _load_json(raw)
     else:
         raise BadInput("not_cloudevent", f"a CloudEvent is a JSON object, got {json_type(raw)}")
