@@ -247,7 +247,9 @@ def _redrive_parser(sub: Any) -> None:
         "billing redrive --stack recurring-billing-dev --queue payment --max 100 --dry-run",
     )
     _stack_args(p)
-    p.add_argument("--queue", required=True, choices=["agreement", "invoice-job", "payment", "accounting"])
+    p.add_argument(
+        "--queue", required=True, help="the DLQ to redrive: agreement, invoice-job, payment or accounting"
+    )
     p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
     p.add_argument("--min-age", type=int, default=0, help="only messages at least this many seconds old")
     p.add_argument("--max", type=int, dest="max_messages", help="move at most N messages")
@@ -261,34 +263,51 @@ def _redrive_parser(sub: Any) -> None:
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
-    payload = {
-        "queue": args.queue,
-        "types": args.types or [],
-        "min_age_seconds": args.min_age,
-        "max_messages": args.max_messages,
-        "dry_run": args.dry_run,
-        "include_rejected": args.include_rejected,
-    }
+    from billing.service import redrive
+
+    payload = _present(
+        queue=args.queue,
+        types=args.types or [],
+        min_age_seconds=args.min_age,
+        max_messages=args.max_messages,
+        dry_run=args.dry_run,
+        include_rejected=args.include_rejected,
+    )
+    _checked(redrive.parse_request, payload, redrive.QUEUES)
     return _invoke_deployed(args, "DlqRedriveFunction", payload)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """A request with only the fields given (`null` is never a value: the functions refuse it)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _checked(parse: Any, payload: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Refuse a bad request before calling the stack, by the function's own validator (one line, exit 2)."""
+    from billing.service.requests import InvalidRequest
+
+    try:
+        parse(payload, names)
+    except InvalidRequest as error:
+        raise UserError(f"request refused ({error.code}): {error.reason}") from None
 
 
 def _query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="first", required=True, help="first day (YYYY-MM-DD, UTC)")
-    p.add_argument("--to", dest="last", help="last day (default: --from)")
+    p.add_argument("--to", dest="last", help="last day (default: --from; at most 31 days in all)")
     p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
     p.add_argument("--agreement", help="only this agreement's events")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int, help="at most N events (1 to 10000)")
 
 
 def _query_payload(args: argparse.Namespace, action: str) -> dict[str, Any]:
-    return {
-        "action": action,
-        "from": args.first,
-        "to": args.last or args.first,
-        "types": args.types or [],
-        "agreement_id": args.agreement,
-        "limit": args.limit,
-    }
+    return _present(
+        action=action,
+        **{"from": args.first, "to": args.last or args.first},
+        types=args.types or [],
+        agreement_id=args.agreement,
+        limit=args.limit,
+    )
 
 
 def _replay_parser(sub: Any) -> None:
@@ -300,13 +319,16 @@ def _replay_parser(sub: Any) -> None:
     )
     _stack_args(p)
     _query_args(p)
-    p.add_argument("--target", default="topic", choices=["topic", "payment", "accounting"])
+    p.add_argument("--target", default="topic", help="topic (every subscriber), payment or accounting")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from billing.service import replay
+
     payload = _query_payload(args, "replay") | {"target": args.target, "dry_run": args.dry_run}
+    _checked(replay.parse_request, payload, replay.TARGET_QUEUES)
     return _invoke_deployed(args, "EventReplayFunction", payload)
 
 
@@ -330,7 +352,11 @@ def _events_parser(sub: Any) -> None:
 
 
 def cmd_events_query(args: argparse.Namespace) -> int:
-    return _invoke_deployed(args, "EventReplayFunction", _query_payload(args, "query"))
+    from billing.service import replay
+
+    payload = _query_payload(args, "query")
+    _checked(replay.parse_request, payload, replay.TARGET_QUEUES)
+    return _invoke_deployed(args, "EventReplayFunction", payload)
 
 
 def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[str, Any]) -> int:

@@ -94,3 +94,84 @@ def test_invoke_of_a_function_that_fails_is_one_line_and_exit_1(
     event.write_text("[]")  # an SQS-triggered handler given a list: it raises
     assert main(["invoke", "agreement_projector", "--event", str(event)]) == 1
     assert "AgreementProjectorFunction failed: " in one_line_error(capsys)
+
+
+class _Stack:
+    """boto3.client stand-in for a deployed stack whose operator function answers `answer`."""
+
+    def __init__(self, answer: bytes = b'{"moved": 0}', function_error: str | None = None) -> None:
+        self.answer, self.function_error = answer, function_error
+        self.invokes: list[dict[str, object]] = []
+
+    def __call__(self, service: str, region_name: str | None = None, config: object = None) -> object:
+        import io
+        from types import SimpleNamespace
+
+        def invoke(**kwargs: object) -> dict[str, object]:
+            self.invokes.append(kwargs)
+            response: dict[str, object] = {"Payload": io.BytesIO(self.answer)}
+            if self.function_error:
+                response["FunctionError"] = self.function_error
+            return response
+
+        return SimpleNamespace(
+            describe_stack_resource=lambda **_: {"StackResourceDetail": {"PhysicalResourceId": "fn"}},
+            get_function_configuration=lambda **_: {"Timeout": 300},
+            invoke=invoke,
+        )
+
+
+STACK = ["--stack", "recurring-billing-dev"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["redrive", *STACK, "--queue", "payment", "--max", "0"], "max_messages: expected an integer from 1"),
+        (["redrive", *STACK, "--queue", "payment", "--max", "-5"], "max_messages"),
+        (["redrive", *STACK, "--queue", "payment", "--min-age", "-1"], "min_age_seconds"),
+        (["redrive", *STACK, "--queue", "outbox"], "queue: expected one of accounting, agreement"),
+        (["replay", *STACK, "--from", "2026-03-05", "--to", "2026-03-01"], "is before from"),
+        (["replay", *STACK, "--from", "2026-01-01", "--to", "2026-12-31"], "at most 31 per request"),
+        (["replay", *STACK, "--from", "2026-02-30"], "from: expected a date"),
+        (["replay", *STACK, "--from", "2026-03-01", "--target", "purge"], "target: expected one of"),
+        (["replay", *STACK, "--from", "2026-03-01", "--limit", "0"], "limit: expected an integer"),
+        (["events", "query", *STACK, "--from", "2026-03-01", "--limit", "-1"], "limit"),
+    ],
+)
+def test_an_operator_command_with_a_bad_request_never_calls_the_stack(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    stack = _Stack()
+    monkeypatch.setattr(boto3, "client", stack)
+    assert main(argv) == 2
+    assert message in one_line_error(capsys)
+    assert stack.invokes == []
+
+
+def test_a_request_the_function_refuses_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    answer = {"error": {"code": "unknown_value", "field": "queue", "reason": "queue: expected one of a, b"}}
+    monkeypatch.setattr(boto3, "client", _Stack(json.dumps(answer).encode()))
+    assert main(["redrive", *STACK, "--queue", "payment"]) == 2
+    assert "request refused (unknown_value): queue: expected one of a, b" in one_line_error(capsys)
+
+
+def test_a_function_error_of_the_stack_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    failure = {
+        "errorType": "RuntimeError",
+        "errorMessage": "3 events were not accepted",
+        "stackTrace": ["..."],
+    }
+    monkeypatch.setattr(boto3, "client", _Stack(json.dumps(failure).encode(), "Unhandled"))
+    assert main(["replay", *STACK, "--from", "2026-03-01"]) == 1
+    assert "EventReplayFunction failed: RuntimeError: 3 events were not accepted" in one_line_error(capsys)

@@ -59,8 +59,10 @@ def test_parked_bad_input_stays_unless_asked_and_loses_its_reason_when_moved() -
         dlq_with(("bad", {"type": "x", "rejection_code": "c", "rejection_reason": "r"})),
         FakeQueue(),
     )
-    assert Redrive(dlq, source).run(RedriveRequest(), NOW_MS).moved == 0
-    assert Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS).moved == 1
+    left = Redrive(dlq, source).run(RedriveRequest(), NOW_MS)
+    assert (left.moved, left.rejected_skipped, left.rejected) == (0, 1, {})
+    sent = Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS)
+    assert (sent.moved, sent.rejected_skipped, sent.rejected) == (1, 0, {"c": 1})  # reported, never silent
     [moved] = source.visible.values()
     assert set(moved["MessageAttributes"]) == {"type"}
 
