@@ -13,7 +13,13 @@ from typing import Any, cast
 
 from billing import bootstrap, clock, config
 from billing.observability import count, logger, metrics
-from billing.service.redrive import EMPTY_RECEIVES, LONG_POLL_SECONDS, Redrive, parse_request
+from billing.service.redrive import (
+    EMPTY_RECEIVES,
+    LONG_POLL_SECONDS,
+    Redrive,
+    RedriveInterrupted,
+    parse_request,
+)
 from billing.service.requests import InvalidRequest
 
 _SAFETY_MS = 15_000  # leave time to release what was held and to answer
@@ -36,11 +42,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         wait_seconds=max(0, min(config.receive_wait_seconds(LONG_POLL_SECONDS), spare_s // EMPTY_RECEIVES)),
         empty_receives=EMPTY_RECEIVES,
     )
-    report = mover.run(
-        request,
-        int(clock.now().timestamp() * 1000),
-        lambda: context.get_remaining_time_in_millis() > _SAFETY_MS,
-    )
+    try:
+        report = mover.run(
+            request,
+            int(clock.now().timestamp() * 1000),
+            lambda: context.get_remaining_time_in_millis() > _SAFETY_MS,
+        )
+    except RedriveInterrupted as error:  # what was not moved is visible again: fix, run it again
+        count("MessagesRedriven", error.report.moved)
+        logger.error("redrive failed part-way", extra={"queue": queue, **error.report.as_dict()})
+        raise
     if not request.dry_run:
         count("MessagesRedriven", report.moved)
     result = {"queue": queue, "dry_run": request.dry_run, **report.as_dict()}

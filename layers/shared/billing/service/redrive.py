@@ -85,13 +85,34 @@ class RedriveReport:
         }
 
 
+class RedriveInterrupted(RuntimeError):
+    """A redrive failed part-way; `report` is what it did until then. What it had received and not
+    moved was made visible in the DLQ again before this was raised (unless `release_error` says not)."""
+
+    def __init__(
+        self, report: RedriveReport, cause: Exception, unmoved: int, release_error: Exception | None
+    ) -> None:
+        released = (
+            f"the {unmoved} received and not moved are visible in the DLQ again"
+            if release_error is None
+            else f"the {unmoved} received and not moved reappear within {_RECEIVE_VISIBILITY} s "
+            f"(release failed: {type(release_error).__name__}: {release_error})"
+        )
+        super().__init__(
+            f"redrive stopped by {type(cause).__name__}: {cause}; moved {report.moved} of "
+            f"{report.examined} examined; {released}"
+        )
+        self.report = report
+        self.release_error = release_error
+
+
 def message_type(message: dict[str, Any]) -> str:
     attribute = message.get("MessageAttributes", {}).get("type", {}).get("StringValue")
     if attribute:
         return str(attribute)
     try:
         body = json.loads(message["Body"])
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode (hostile input)
         return "unparseable"
     return str(body.get("type", "unknown")) if isinstance(body, dict) else "unknown"
 
@@ -121,8 +142,11 @@ class Redrive:
     def run(
         self, request: RedriveRequest, now_ms: int, has_time: Callable[[], bool] = lambda: True
     ) -> RedriveReport:
+        """Move what matches; every message received and not moved is made visible again at once,
+        whether the run ends or fails (RedriveInterrupted, with the report so far): an immediate
+        rerun examines it again instead of waiting out the receive's visibility timeout."""
         report = RedriveReport()
-        held: list[str] = []  # receipt handles of messages we looked at but leave in the DLQ
+        unsettled: dict[str, None] = {}  # receipt handles received and not moved, in receive order
         seen: set[str] = set()
         empty = 0
         try:
@@ -130,47 +154,55 @@ class Redrive:
                 if request.max_messages is not None and report.matched >= request.max_messages:
                     break
                 messages = self.dlq.receive(10, self.wait_seconds, _RECEIVE_VISIBILITY)
+                unsettled.update(dict.fromkeys(m["ReceiptHandle"] for m in messages))
                 empty = 0 if messages else empty + 1
                 for message in messages:
                     if message["MessageId"] in seen:
-                        held.append(message["ReceiptHandle"])
                         continue
                     seen.add(message["MessageId"])
-                    self._handle(message, request, now_ms, report, held)
-        finally:
-            for handle in held:  # make what we skipped visible again at once
-                self.dlq.release(handle)
+                    if self._handle(message, request, now_ms, report):
+                        del unsettled[message["ReceiptHandle"]]
+        except Exception as error:
+            failed_release = self._release(list(unsettled))
+            raise RedriveInterrupted(report, error, len(unsettled), failed_release) from error
+        failed_release = self._release(list(unsettled))
+        if failed_release is not None:
+            raise RedriveInterrupted(report, failed_release, len(unsettled), failed_release)
         return report
 
+    def _release(self, handles: list[str]) -> Exception | None:
+        """Make `handles` visible again (batched); the error if that failed (they reappear when their
+        visibility timeout ends, _RECEIVE_VISIBILITY seconds after the receive)."""
+        try:
+            if handles:
+                self.dlq.release(handles)
+        except Exception as error:
+            return error
+        return None
+
     def _handle(
-        self,
-        message: dict[str, Any],
-        request: RedriveRequest,
-        now_ms: int,
-        report: RedriveReport,
-        held: list[str],
-    ) -> None:
+        self, message: dict[str, Any], request: RedriveRequest, now_ms: int, report: RedriveReport
+    ) -> bool:
+        """Examine one message; True if it was moved (sent to the source queue, deleted here)."""
         report.examined += 1
         rejection = rejection_code(message)
         if rejection is not None and not request.include_rejected:
             report.rejected_skipped += 1
-            held.append(message["ReceiptHandle"])
-            return
+            return False
         if not _matches(message, request, now_ms) or (
             request.max_messages is not None and report.matched >= request.max_messages
         ):
-            held.append(message["ReceiptHandle"])
-            return
+            return False
         report.matched += 1
         kind = message_type(message)
         report.by_type[kind] = report.by_type.get(kind, 0) + 1
         if rejection is not None:
             report.rejected[rejection] = report.rejected.get(rejection, 0) + 1
         if request.dry_run:
-            held.append(message["ReceiptHandle"])
-            return
+            return False
         self._move(message)
         report.moved += 1
+        return True
 
     def _move(self, message: dict[str, Any]) -> None:
         attributes = {
