@@ -294,6 +294,7 @@ class FakeQueue:
         self.empty_answers = empty_answers
         self.sent_ms = sent_ms
         self.receives: list[int] = []  # wait_seconds of every receive
+        self.releases: list[int] = []  # how many handles each release call made visible
         self.parked: list[tuple[str, dict[str, str], str, str]] = []
         self._ids = itertools.count(1)
 
@@ -337,10 +338,12 @@ class FakeQueue:
         for handle in receipt_handles:
             self.in_flight.pop(handle, None)
 
-    def release(self, receipt_handle: str) -> None:
-        message = self.in_flight.pop(receipt_handle, None)
-        if message is not None:
-            self.visible[message["MessageId"]] = message
+    def release(self, receipt_handles: Sequence[str]) -> None:
+        self.releases.append(len(receipt_handles))
+        for handle in receipt_handles:
+            message = self.in_flight.pop(handle, None)
+            if message is not None:
+                self.visible[message["MessageId"]] = message
 
     def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
         self.parked.append((body, attributes, code, reason))

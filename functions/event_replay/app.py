@@ -5,52 +5,39 @@
      "target": "topic" | "payment" | "accounting", "dry_run": false}
 
 `target` "topic" re-publishes to every subscriber; a queue name sends to that
-subscriber's queue only. Events keep their ids, so consumers deduplicate.
+subscriber's queue only. Events keep their ids, so consumers deduplicate. The
+request is read strictly (billing.service.replay.parse_request): a wrong one is
+answered `{"error": {"code", "field", "reason"}}` and nothing is read or sent.
 """
 
-from datetime import date
 from typing import Any
 
 from billing import bootstrap, config
 from billing.observability import count, logger, metrics
-from billing.service.replay import EventQuery, query, replay
-
-
-def parse_query(event: dict[str, Any]) -> EventQuery:
-    limit = event.get("limit")
-    return EventQuery(
-        first_day=date.fromisoformat(event["from"]),
-        last_day=date.fromisoformat(event.get("to", event["from"])),
-        types=frozenset(event.get("types") or ()),
-        agreement_id=event.get("agreement_id"),
-        limit=int(limit) if limit is not None else None,
-    )
+from billing.service.replay import parse_request, query, replay
+from billing.service.requests import InvalidRequest
 
 
 def target(name: str) -> Any:
     if name == "topic":
         return bootstrap.billing_topic()
-    queues = config.json_setting("REPLAY_TARGETS")
-    if name not in queues:
-        raise ValueError(f"target must be 'topic' or one of {sorted(queues)}, got {name!r}")
-    return bootstrap.queue_at(str(queues[name]))
+    return bootstrap.queue_at(str(config.json_setting("REPLAY_TARGETS")[name]))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    events = list(query(bootstrap.billing_table(), parse_query(event)))
-    if event.get("action", "query") == "query":
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        request = parse_request(event, config.json_setting("REPLAY_TARGETS"))
+    except InvalidRequest as error:
+        logger.warning("replay request refused", extra=error.as_payload()["error"])
+        return error.as_payload()
+    events = list(query(bootstrap.billing_table(), request.query))
+    if request.action == "query":
         return {"count": len(events), "events": [e.summary() for e in events]}
-    destination = event.get("target", "topic")
-    sink = target(destination)
-    sent = 0 if event.get("dry_run") else replay(events, sink)
+    sink = target(request.target)
+    sent = 0 if request.dry_run else replay(events, sink)
     count("EventsReplayed", sent)
-    result = {
-        "target": destination,
-        "matched": len(events),
-        "sent": sent,
-        "dry_run": bool(event.get("dry_run")),
-    }
+    result = {"target": request.target, "matched": len(events), "sent": sent, "dry_run": request.dry_run}
     logger.info("replay", extra=result)
     return result

@@ -2,7 +2,8 @@
 local one (`billing up`, with its test clock: `billing clock`).
 
 Errors a user can make (a missing file, a malformed scenario, an unknown
-function) print one line on stderr and exit 2, never a traceback.
+function, a request the function refuses) print one line on stderr and exit 2;
+a function that fails prints one line and exits 1; never a traceback.
 """
 
 import argparse
@@ -33,6 +34,15 @@ class UserError(Exception):
     """A mistake in what the user asked for: reported in one line, exit code 2."""
 
 
+class FunctionFailed(Exception):
+    """The invoked function ran and failed (Lambda's FunctionError): reported in one line, exit code 1."""
+
+
+def _one_line(text: object, limit: int = 1000) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def main(argv: list[str] | None = None) -> int:
     # Powertools warns when an invocation emitted no metric (a dry run, a duplicate): expected.
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
@@ -41,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as error:
-        print(f"billing: error: {error}", file=sys.stderr)
+        print(f"billing: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except FunctionFailed as error:
+        print(f"billing: error: {_one_line(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -185,9 +198,21 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except KeyError:
             names = ", ".join(cloud.function_names())
             raise UserError(f"unknown function {args.function!r}; one of: {names}") from None
-        result = cloud.invoke(function, event)
-    print(json.dumps(result, indent=2, default=str))
+        try:
+            result = cloud.invoke(function, event)
+        except Exception as error:  # the handler raised: Lambda answers FunctionError, so do we
+            raise FunctionFailed(f"{function} failed: {type(error).__name__}: {error}") from None
+    print(json.dumps(_answer(result), indent=2, default=str))
     return 0
+
+
+def _answer(body: Any) -> Any:
+    """A function's answer; the operator functions' refusal (`{"error": {"code", "reason"}}`) is the
+    user's mistake: one line, exit 2 (the function did nothing)."""
+    error = body.get("error") if isinstance(body, dict) and len(body) == 1 else None
+    if isinstance(error, dict) and "code" in error and "reason" in error:
+        raise UserError(f"request refused ({error['code']}): {error['reason']}")
+    return body
 
 
 # -- operations on a deployed stack ----------------------------------------------
@@ -222,7 +247,9 @@ def _redrive_parser(sub: Any) -> None:
         "billing redrive --stack recurring-billing-dev --queue payment --max 100 --dry-run",
     )
     _stack_args(p)
-    p.add_argument("--queue", required=True, choices=["agreement", "invoice-job", "payment", "accounting"])
+    p.add_argument(
+        "--queue", required=True, help="the DLQ to redrive: agreement, invoice-job, payment or accounting"
+    )
     p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
     p.add_argument("--min-age", type=int, default=0, help="only messages at least this many seconds old")
     p.add_argument("--max", type=int, dest="max_messages", help="move at most N messages")
@@ -236,34 +263,51 @@ def _redrive_parser(sub: Any) -> None:
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
-    payload = {
-        "queue": args.queue,
-        "types": args.types or [],
-        "min_age_seconds": args.min_age,
-        "max_messages": args.max_messages,
-        "dry_run": args.dry_run,
-        "include_rejected": args.include_rejected,
-    }
+    from billing.service import redrive
+
+    payload = _present(
+        queue=args.queue,
+        types=args.types or [],
+        min_age_seconds=args.min_age,
+        max_messages=args.max_messages,
+        dry_run=args.dry_run,
+        include_rejected=args.include_rejected,
+    )
+    _checked(redrive.parse_request, payload, redrive.QUEUES)
     return _invoke_deployed(args, "DlqRedriveFunction", payload)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """A request with only the fields given (`null` is never a value: the functions refuse it)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _checked(parse: Any, payload: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Refuse a bad request before calling the stack, by the function's own validator (one line, exit 2)."""
+    from billing.service.requests import InvalidRequest
+
+    try:
+        parse(payload, names)
+    except InvalidRequest as error:
+        raise UserError(f"request refused ({error.code}): {error.reason}") from None
 
 
 def _query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="first", required=True, help="first day (YYYY-MM-DD, UTC)")
-    p.add_argument("--to", dest="last", help="last day (default: --from)")
+    p.add_argument("--to", dest="last", help="last day (default: --from; at most 31 days in all)")
     p.add_argument("--type", action="append", dest="types", help="only this event type (repeatable)")
     p.add_argument("--agreement", help="only this agreement's events")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int, help="at most N events (1 to 10000)")
 
 
 def _query_payload(args: argparse.Namespace, action: str) -> dict[str, Any]:
-    return {
-        "action": action,
-        "from": args.first,
-        "to": args.last or args.first,
-        "types": args.types or [],
-        "agreement_id": args.agreement,
-        "limit": args.limit,
-    }
+    return _present(
+        action=action,
+        **{"from": args.first, "to": args.last or args.first},
+        types=args.types or [],
+        agreement_id=args.agreement,
+        limit=args.limit,
+    )
 
 
 def _replay_parser(sub: Any) -> None:
@@ -275,13 +319,16 @@ def _replay_parser(sub: Any) -> None:
     )
     _stack_args(p)
     _query_args(p)
-    p.add_argument("--target", default="topic", choices=["topic", "payment", "accounting"])
+    p.add_argument("--target", default="topic", help="topic (every subscriber), payment or accounting")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from billing.service import replay
+
     payload = _query_payload(args, "replay") | {"target": args.target, "dry_run": args.dry_run}
+    _checked(replay.parse_request, payload, replay.TARGET_QUEUES)
     return _invoke_deployed(args, "EventReplayFunction", payload)
 
 
@@ -305,7 +352,11 @@ def _events_parser(sub: Any) -> None:
 
 
 def cmd_events_query(args: argparse.Namespace) -> int:
-    return _invoke_deployed(args, "EventReplayFunction", _query_payload(args, "query"))
+    from billing.service import replay
+
+    payload = _query_payload(args, "query")
+    _checked(replay.parse_request, payload, replay.TARGET_QUEUES)
+    return _invoke_deployed(args, "EventReplayFunction", payload)
 
 
 def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[str, Any]) -> int:
@@ -333,8 +384,12 @@ def _invoke_deployed(args: argparse.Namespace, logical_id: str, payload: dict[st
     except (BotoCoreError, ClientError) as error:
         raise UserError(f"cannot reach stack {stack!r}: {error}") from None
     body = json.loads(response["Payload"].read() or b"null")
-    print(json.dumps(body, indent=2))
-    return 1 if response.get("FunctionError") else 0
+    if response.get("FunctionError"):
+        failure = body if isinstance(body, dict) else {}
+        kind, message = failure.get("errorType", "Error"), failure.get("errorMessage", body)
+        raise FunctionFailed(f"{logical_id} failed: {kind}: {message}")
+    print(json.dumps(_answer(body), indent=2))
+    return 0
 
 
 def operator_invoke_config(function_timeout_s: int) -> Any:
@@ -408,9 +463,18 @@ def _require_file(path: Path) -> None:
 def _read_json(path: Path) -> Any:
     _require_file(path)
     try:
-        return json.loads(path.read_text())
-    except ValueError as error:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    except json.JSONDecodeError as error:
         raise UserError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not JSON this parser can read (nested too deeply)") from None
+    except ValueError:  # Python's integer limit: a number with thousands of digits
+        limit = sys.get_int_max_str_digits()
+        raise UserError(
+            f"{path}: not JSON this parser can read (a number of more than {limit} digits)"
+        ) from None
 
 
 if __name__ == "__main__":

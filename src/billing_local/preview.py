@@ -17,6 +17,7 @@ import gc
 import heapq
 import json
 import random
+import sys
 import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,13 @@ def load_scenario(path: str | Path) -> Scenario:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{p}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ScenarioError(f"{p}: not JSON this parser can read: nested too deeply") from None
+    except ValueError:  # Python's integer limit: a number with thousands of digits
+        limit = sys.get_int_max_str_digits()
+        raise ScenarioError(
+            f"{p}: not JSON this parser can read: a number of more than {limit} digits"
+        ) from None
     try:
         return parse_scenario(data)
     except ScenarioError as exc:
@@ -201,7 +209,7 @@ def _raw_id(raw: Any) -> str | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read (issue 15)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode: no id
             return None
     if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
         return str(raw["id"])

@@ -126,3 +126,39 @@ def test_a_retried_export_batch_overwrites_its_object(pipeline: Pipeline) -> Non
         pipeline.cloud.send("AccountingQueue", line)
     pipeline.export_accounting()
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [first["Key"]]
+
+
+def test_a_redrive_that_fails_part_way_leaves_every_unmoved_message_visible(pipeline: Pipeline) -> None:
+    """Issue 15 item 9, on the embedded SQS: a deeply nested parked body is no RecursionError, and
+    after a failure an immediate rerun examines the messages again (they were released, batched)."""
+    from billing.service.redrive import RedriveInterrupted
+    from billing_local.emulator.instrumentation import client_error
+
+    deep = "[" * 10_000 + "]" * 10_000
+    parked = {"rejection_code": "invalid_json", "rejection_reason": "nested too deeply"}
+    for _ in range(12):
+        pipeline.cloud.send("PaymentDLQ", deep, parked)
+    sends = 0
+
+    def third_send_fails(service: str, operation: str) -> None:
+        nonlocal sends
+        if (service, operation) == ("sqs", "SendMessage"):
+            sends += 1
+            if sends == 3:
+                raise client_error("InternalError", operation, status=500)
+
+    pipeline.cloud.faults.before_aws_call = third_send_fails
+    pipeline.cloud.reset_request_counts()
+    with pytest.raises(RedriveInterrupted, match="moved 2 of 3 examined"):
+        pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "payment", "include_rejected": True})
+    pipeline.cloud.faults.reset()
+    counts = pipeline.cloud.request_counts()
+    assert (
+        counts[("sqs", "ChangeMessageVisibilityBatch")] == 1
+        and not counts[("sqs", "ChangeMessageVisibility")]
+    )
+    assert pipeline.cloud.queue_depths()["PaymentDLQ"] == {"visible": 10, "in_flight": 0, "delayed": 0}
+
+    again = pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "payment", "include_rejected": True})
+    assert (again["examined"], again["moved"], again["rejected"]) == (10, 10, {"invalid_json": 10})
+    assert again["by_type"] == {"unparseable": 10}

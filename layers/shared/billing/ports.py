@@ -266,8 +266,9 @@ class PullQueue(Protocol):
 
     def delete(self, receipt_handles: Sequence[str]) -> None: ...
 
-    def release(self, receipt_handle: str) -> None:
-        """Make a received message visible again at once."""
+    def release(self, receipt_handles: Sequence[str]) -> None:
+        """Make received messages visible again at once (visibility timeout 0, in batches). A handle
+        that is no longer valid (the message was received again since) is passed over."""
         ...
 
     def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:

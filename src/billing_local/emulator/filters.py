@@ -17,9 +17,13 @@ def parse_filters(filter_criteria: dict[str, Any] | None) -> list[dict[str, Any]
 
 
 def sqs_filter_view(record: dict[str, Any]) -> dict[str, Any]:
-    """What an SQS filter sees: the record, with a JSON body parsed (plain text stays a string)."""
+    """What an SQS filter sees: the record, with a JSON body parsed (plain text stays a string).
+
+    A body Lambda cannot parse as JSON (not JSON, or nested too deeply to decode) is matched as the
+    plain text it is, never an error: a hostile body must not stop the poller.
+    """
     view = dict(record)
-    with contextlib.suppress(ValueError, TypeError):
+    with contextlib.suppress(ValueError, TypeError, RecursionError):
         view["body"] = json.loads(record["body"])
     return view
 

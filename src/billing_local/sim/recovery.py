@@ -7,10 +7,10 @@ from typing import Any
 
 import boto3
 
+from billing.service.redrive import QUEUES as REDRIVE_QUEUES
+from billing.service.replay import MAX_DAYS
 from billing_local.emulator.cloud import LocalCloud
 from billing_local.sim.stack import EXPORT_SCHEDULE, let_time_pass, schedule_id
-
-REDRIVE_QUEUES = ("agreement", "invoice-job", "payment", "accounting")
 
 
 def recover(cloud: LocalCloud, first_day: date, last_day: date) -> dict[str, Any]:
@@ -63,11 +63,12 @@ def _replay_failed_outbox(cloud: LocalCloud, first_day: date, last_day: date) ->
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     if failures == 0:
         return 0
-    event = {
-        "action": "replay",
-        "from": first_day.isoformat(),
-        "to": (last_day + timedelta(days=1)).isoformat(),
-        "target": "topic",
-    }
-    cloud.invoke("EventReplayFunction", event)
+    day, last_day = first_day, last_day + timedelta(days=1)
+    while day <= last_day:  # one replay covers at most MAX_DAYS days: a month at a time
+        through = min(last_day, day + timedelta(days=MAX_DAYS - 1))
+        event = {"action": "replay", "from": day.isoformat(), "to": through.isoformat(), "target": "topic"}
+        answer = cloud.invoke("EventReplayFunction", event)
+        if "error" in answer:
+            raise RuntimeError(f"replay refused: {answer['error']}")
+        day = through + timedelta(days=1)
     return failures

@@ -65,7 +65,11 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
         amounts[d["currency"]] += d["total_minor"]
         taxes[d["currency"]] += d["tax_minor"]
     payments = Counter(p["status"] for p in result["payments"])
-    agreements = {e["data"].get("agreement_id") for _, e in scenario.deliveries if isinstance(e, dict)}
+    agreements = {
+        e["data"].get("agreement_id")
+        for _, e in scenario.deliveries
+        if isinstance(e, dict) and isinstance(e.get("data"), dict)  # bad input may have no data at all
+    }
     rows: list[tuple[str, Any]] = [
         ("agreements", len(agreements)),
         ("agreement events delivered", len(scenario.deliveries)),
@@ -79,6 +83,7 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
     rows.append(("payments retried (soft declines)", sum(1 for p in result["payments"] if p["attempts"] > 1)))
     rows.append(("charges taken by the gateway", sum(p["charges"] for p in result["payments"])))
     rows.append(("bad input parked", len(result.get("parked", []))))
+    rows.append(("publishes refused by SNS (upstream saw the error)", len(result.get("refused", []))))
     if "chaos" in result:
         rows.append(("faults injected", sum(result["chaos"]["faults"].values())))
         rows.append(("messages redriven", result["chaos"]["recovery"].get("redriven", 0)))

@@ -8,12 +8,15 @@ BillingTable, charges from the sandbox gateway's own ledger, queue depths from
 SQS — never from the simulator's own bookkeeping.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import batched
 from pathlib import Path
 from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
 
 from billing.domain.agreements import message_body
 from billing.domain.errors import BadInput
@@ -35,6 +38,8 @@ from billing_local.sim.stack import (
 from billing_local.stack import local_cloud
 
 DELIVERY_CHUNK = 50
+# What SNS answers a publish it will not take (a message over 256 KiB: "Message too long").
+SNS_REFUSALS = frozenset({"InvalidParameter", "InvalidParameterValue"})
 
 
 @dataclass
@@ -56,6 +61,7 @@ class Simulation:
     chaos_seed: int | None = None
     on_day: Callable[[DayReport], None] | None = None
     days: list[DayReport] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # publishes SNS refused (upstream saw why)
     _invocations_so_far: dict[str, int] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
@@ -72,14 +78,14 @@ class Simulation:
                 for day in self.timeline():
                     arriving = [d for d in pending if d[0] <= day]
                     pending = pending[len(arriving) :]  # pending is in arrival order
-                    self._run_day(cloud, day, [event for _, event in arriving])
+                    self._run_day(cloud, day, arriving)
             finally:
                 if chaos is not None:
                     chaos.uninstall(cloud.faults)
             # Recovery re-runs missed runs: it belongs to the scenario's period, so it happens before
             # the deliveries dated after the last run (which never affect what was issued).
             recovered = recover(cloud, self.timeline()[0], self.scenario.runs.through) if chaos else {}
-            self._deliver(cloud, [event for _, event in pending])
+            self._deliver(cloud, pending)
             result = self.result(cloud)
             if chaos is not None:
                 result["chaos"] = {
@@ -95,11 +101,11 @@ class Simulation:
         first = min([runs[0], *(d for d, _ in self.scenario.deliveries if d < runs[0])])
         return [first + timedelta(days=i) for i in range((runs[1] - first).days + 1)]
 
-    def _run_day(self, cloud: LocalCloud, day: date, events: list[dict[str, Any]]) -> None:
+    def _run_day(self, cloud: LocalCloud, day: date, deliveries: list[tuple[date, Any]]) -> None:
         instant = datetime.combine(day, self.scenario.runs.at, tzinfo=UTC)
         cloud.clock.advance_to(instant - timedelta(minutes=1))
         let_time_pass(cloud)
-        batches = self._deliver(cloud, events)
+        batches = self._deliver(cloud, deliveries)
         ran = (
             self.scenario.runs.from_date <= day <= self.scenario.runs.through
             and day not in self.scenario.runs.skip
@@ -109,7 +115,9 @@ class Simulation:
             cloud.fire_schedule(schedule_id(cloud, DAILY_SCHEDULE), instant)
             batches += cloud.drain()
             cloud.fire_schedule(schedule_id(cloud, EXPORT_SCHEDULE), instant)
-        report = DayReport(day, ran, len(events), batches, self._invocations_today(cloud), dlq_depth(cloud))
+        report = DayReport(
+            day, ran, len(deliveries), batches, self._invocations_today(cloud), dlq_depth(cloud)
+        )
         self.days.append(report)
         if self.on_day:
             self.on_day(report)
@@ -120,15 +128,37 @@ class Simulation:
         self._invocations_so_far = totals
         return {name: n - before.get(name, 0) for name, n in totals.items() if n - before.get(name, 0)}
 
-    def _deliver(self, cloud: LocalCloud, events: list[dict[str, Any]]) -> int:
+    def _deliver(self, cloud: LocalCloud, deliveries: list[tuple[date, Any]]) -> int:
         """Publish the day's events, draining every DELIVERY_CHUNK: batches fill up as they would
         behind Lambda's poller, and moto's queues stay shallow (its SQS slows with depth)."""
         batches = 0
-        for chunk in batched(events, DELIVERY_CHUNK, strict=False):
-            for event in chunk:
-                publish(cloud, event)
+        for chunk in batched(deliveries, DELIVERY_CHUNK, strict=False):
+            for on, event in chunk:
+                self._publish(cloud, on, event)
             batches += cloud.drain()
         return batches
+
+    def _publish(self, cloud: LocalCloud, on: date, event: Any) -> None:
+        """Publish as upstream does; what SNS refuses (a body over 256 KiB) never enters the pipeline:
+        upstream gets the error, and the simulation records it (`refused`) and carries on."""
+        try:
+            publish(cloud, event)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in SNS_REFUSALS:
+                raise
+            # The embedded SNS nests moto's error in its own: keep SNS's words ("Invalid parameter: ...").
+            message = str(error.response.get("Error", {}).get("Message", "")).rsplit("operation: ", 1)[-1]
+            self._refuse(on, event, code, message)
+        except UnicodeEncodeError as error:  # a lone surrogate: the SDK cannot even encode the request
+            self._refuse(
+                on, event, "NotUtf8", f"not encodable as UTF-8: {error.reason} at index {error.start}"
+            )
+
+    def _refuse(self, on: date, event: Any, code: str, reason: str) -> None:
+        self.refused.append(
+            {"event_id": _event_id(event), "on": on.isoformat(), "code": code, "reason": reason}
+        )
 
     def result(self, cloud: LocalCloud) -> dict[str, Any]:
         documents = read_documents(cloud.physical_id("BillingTable"))
@@ -137,6 +167,7 @@ class Simulation:
             "parked": read_parked(cloud.physical_id("AgreementDLQ")),
             **read_money(cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")),
             "queues": cloud.queue_depths(),
+            "refused": list(self.refused),
         }
 
 
@@ -153,6 +184,15 @@ def publish(cloud: Publisher, event: Any) -> str | None:
         return None
     cloud.publish("AgreementTopic", body)
     return body
+
+
+def _event_id(event: Any) -> str | None:
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except (ValueError, RecursionError):
+            return None
+    return event["id"] if isinstance(event, dict) and isinstance(event.get("id"), str) else None
 
 
 def _parameters(at: time) -> dict[str, str]:

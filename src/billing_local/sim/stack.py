@@ -93,7 +93,7 @@ def read_parked(dlq_url: str) -> list[dict[str, Any]]:
         try:
             body = json.loads(message["Body"])
             event_id = body.get("id") if isinstance(body, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             event_id = None
         code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
         parked.append({"event_id": event_id, "code": code})

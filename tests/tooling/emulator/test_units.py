@@ -105,6 +105,13 @@ def test_filter_criteria_on_sqs_bodies() -> None:
     assert matches_any([], {"anything": 1})  # no filters: everything passes
 
 
+def test_a_body_too_deep_to_decode_is_matched_as_plain_text() -> None:
+    deep = "[" * 10_000 + "]" * 10_000
+    assert sqs_filter_view({"body": deep})["body"] == deep
+    text = parse_filters({"Filters": [{"Pattern": '{"body": [{"prefix": "[["}]}'}]})
+    assert matches_any(text, sqs_filter_view({"body": deep}))
+
+
 def _resolver(template: dict[str, Any], overrides: dict[str, str] | None = None) -> Resolver:
     params = effective_parameters(template.get("Parameters", {}), overrides or {})
     return Resolver(

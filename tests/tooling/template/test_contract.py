@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from billing.service import redrive
+from billing.service import replay as replay_service
 from billing_local.cfn import ROOT
 from billing_local.cfn.rules import model as rules
 from billing_local.cfn.sam import CODE_BUCKET
@@ -124,6 +126,9 @@ def test_redrive_pairs_and_replay_targets(rendered: Template) -> None:
         "payment": "PaymentQueue",
         "accounting": "AccountingQueue",
     }
+    # what `billing redrive` / `billing replay` check a request against before they call the stack
+    assert set(redrive.QUEUES) == set(pairs)
+    assert set(replay_service.TARGET_QUEUES) == set(json.loads(substituted(replay)))
 
 
 @pytest.mark.parametrize(

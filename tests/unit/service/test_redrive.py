@@ -3,9 +3,10 @@
 import json
 from typing import Any
 
+import pytest
 from fakes import FakeQueue
 
-from billing.service.redrive import Redrive, RedriveRequest, message_type
+from billing.service.redrive import Redrive, RedriveInterrupted, RedriveRequest, message_type
 
 NOW_MS = 1_800_000_000_000
 
@@ -59,8 +60,10 @@ def test_parked_bad_input_stays_unless_asked_and_loses_its_reason_when_moved() -
         dlq_with(("bad", {"type": "x", "rejection_code": "c", "rejection_reason": "r"})),
         FakeQueue(),
     )
-    assert Redrive(dlq, source).run(RedriveRequest(), NOW_MS).moved == 0
-    assert Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS).moved == 1
+    left = Redrive(dlq, source).run(RedriveRequest(), NOW_MS)
+    assert (left.moved, left.rejected_skipped, left.rejected) == (0, 1, {})
+    sent = Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS)
+    assert (sent.moved, sent.rejected_skipped, sent.rejected) == (1, 0, {"c": 1})  # reported, never silent
     [moved] = source.visible.values()
     assert set(moved["MessageAttributes"]) == {"type"}
 
@@ -99,8 +102,7 @@ def test_a_message_seen_again_is_not_counted_twice() -> None:
     class Reappearing(FakeQueue):
         def receive(self, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None) -> Any:
             if len(self.receives) == 1:  # the first batch's visibility ran out
-                for handle in list(self.in_flight):
-                    self.release(handle)
+                self.release(list(self.in_flight))
             return super().receive(max_messages, wait_seconds, visibility_timeout)
 
     dlq = Reappearing(sent_ms=NOW_MS)
@@ -116,3 +118,56 @@ def test_the_redrive_stops_when_the_invocation_runs_out_of_time() -> None:
     budget = iter([True])
     report = Redrive(dlq, FakeQueue()).run(RedriveRequest(), NOW_MS, lambda: next(budget, False))
     assert report.moved == 10 and len(dlq.visible) == 20
+
+
+DEEP = "[" * 10_000 + "]" * 10_000
+REJECTED = {"rejection_code": "invalid_json", "rejection_reason": "nested too deeply"}
+
+
+def test_a_deeply_nested_parked_body_is_moved_not_a_recursion_error() -> None:
+    dlq, source = dlq_with((DEEP, REJECTED)), FakeQueue()
+    report = Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS)
+    assert (report.moved, report.by_type, report.rejected) == (1, {"unparseable": 1}, {"invalid_json": 1})
+    assert source.bodies() == [DEEP]
+    typed = Redrive(dlq_with((DEEP, REJECTED)), FakeQueue()).run(
+        RedriveRequest(types=frozenset({"x"}), include_rejected=True), NOW_MS
+    )
+    assert (typed.examined, typed.matched) == (1, 0)
+
+
+class FailingSource(FakeQueue):
+    """A source queue that refuses the n-th send (SQS down, a throttle, a bug)."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.sends, self.fail_at = 0, fail_at
+
+    def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
+        self.sends += 1
+        if self.sends == self.fail_at:
+            raise RuntimeError("SendMessage failed")
+        super().send_message(body, message_attributes)
+
+
+def test_a_failure_mid_redrive_makes_every_unmoved_message_visible_at_once() -> None:
+    dlq = dlq_with(*(event("a", n) for n in range(15)))
+    with pytest.raises(RedriveInterrupted) as interrupted:
+        Redrive(dlq, FailingSource(fail_at=3), wait_seconds=0).run(RedriveRequest(), NOW_MS)
+    assert (interrupted.value.report.examined, interrupted.value.report.moved) == (3, 2)
+    assert "moved 2 of 3 examined; the 8 received and not moved are visible in the DLQ again" in str(
+        interrupted.value
+    )
+    assert dlq.in_flight == {} and len(dlq.visible) == 13
+    assert dlq.releases == [8]  # one batched release of the whole receive, before the error is raised
+
+    source = FakeQueue()
+    rerun = Redrive(dlq, source, wait_seconds=0).run(RedriveRequest(), NOW_MS)  # at once: no 60 s wait
+    assert (rerun.examined, rerun.moved) == (13, 13)
+    assert len(dlq) == 0 and len(source) == 13
+
+
+def test_a_dry_run_releases_what_it_held_in_one_call() -> None:
+    dlq = dlq_with(*(event("a", n) for n in range(25)))
+    report = Redrive(dlq, FakeQueue(), wait_seconds=0).run(RedriveRequest(dry_run=True), NOW_MS)
+    assert report.matched == 25 and len(dlq.visible) == 25
+    assert dlq.releases == [25]

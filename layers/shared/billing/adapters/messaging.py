@@ -91,10 +91,17 @@ class Queue:
                 Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)],
             )
 
-    def release(self, receipt_handle: str) -> None:
-        self._sqs.change_message_visibility(
-            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
-        )
+    def release(self, receipt_handles: Sequence[str]) -> None:
+        """Visibility timeout 0, ten per call. Entries SQS refuses (a handle superseded because the
+        message was received again) are passed over: the newer handle is released too."""
+        for chunk in batched(receipt_handles, 10, strict=False):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(chunk)
+                ],
+            )
 
     def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
         kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
