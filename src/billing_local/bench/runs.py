@@ -178,9 +178,13 @@ def _outcome(cloud: Any, scenario: Any) -> dict[str, Any]:
     ledger = table_items(cloud, "SandboxLedgerTable")
     documents = [json.loads(i["document"]) for i in items if i["sk"].startswith("DOC#")]
     payments = {i["sk"].removeprefix("PAY#"): i for i in items if i["sk"].startswith("PAY#")}
-    chargeable = {d["document_id"] for d in documents if d["kind"] == "invoice" and d["total_minor"] > 0}
+    chargeable = {
+        d["document_id"] for d in documents if d["kind"] == "invoice" and d.get("amount_due_minor", 0) > 0
+    }
     paid = sum(1 for p in payments.values() if p["status"] == "succeeded")
-    charges = Counter(i["document_id"] for i in ledger if i["status"] == "succeeded")
+    charges = Counter(
+        i["document_id"] for i in ledger if i["status"] == "succeeded" and i.get("kind") != "refund"
+    )
     outbox = [i for i in items if i["sk"].startswith("OUT#")]
     left = {name: sum(depth.values()) for name, depth in cloud.queue_depths().items() if sum(depth.values())}
     expected = preview(scenario)
