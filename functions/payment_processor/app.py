@@ -4,20 +4,15 @@ Three message types arrive: `billing.invoice.issued` (first attempt, via the
 billing topic's filter), `billing.payment.retry_due` (a scheduled retry) and
 `billing.agreement.closed` (settle: refund what was paid beyond what is owed;
 every succeeded payment settles too).
-Powertools idempotency, keyed on the CloudEvent id (not the SQS messageId,
-which differs per queue and per re-send), skips what was already processed;
-the gateway's idempotency key per attempt makes a second charge impossible
-even when the idempotency record is lost.
+
+A redelivery or a replay does nothing twice without an idempotency store of its
+own: each charge attempt and each refund carries its gateway idempotency key,
+and each record of one is a conditional write (the payment item on its attempt
+count, the settlement item on its version), so a repeat takes no money and
+records nothing; it costs one gateway answer (docs/ARCHITECTURE.md).
 """
 
 from typing import Any
-
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from billing import bootstrap, clock, config
 from billing.batch import Record, process_sqs_batch
@@ -27,18 +22,9 @@ from billing.observability import count, logger, mask, metrics
 from billing.rejections import reject
 from billing.service.payments import ACCEPTED, handle_payment_message, parse_payment_message
 
-idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
-# The default session's client, created at cold start (Powertools would build its own session).
-persistence = DynamoDBPersistenceLayer(
-    table_name=config.setting("IDEMPOTENCY_TABLE"), boto3_client=boto3.client("dynamodb")
-)
-
 _METRIC = {"succeeded": "PaymentsSucceeded", "failed": "PaymentsFailed", "retrying": "PaymentsRetried"}
 
 
-@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
-    data_keyword_argument="cloudevent", config=idempotency, persistence_store=persistence
-)
 def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
     handled = handle_payment_message(
         cloudevent, bootstrap.billing_table(), bootstrap.gateway(), config.payment_retry_days(), clock.now()
@@ -77,5 +63,4 @@ def record_handler(record: Record) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    idempotency.register_lambda_context(context)
     return process_sqs_batch(event, record_handler, park=reject)

@@ -146,12 +146,7 @@ def observed() -> Iterator[tuple[Pipeline, list[Call]]]:
 
 
 # Granted though no path here calls it, each with the reason.
-LIBRARY_FALLBACKS: dict[str, set[Grant]] = {
-    # Powertools idempotency reads the existing record with GetItem only when a failed conditional
-    # put does not carry it (ReturnValuesOnConditionCheckFailure, which DynamoDB and moto honour);
-    # Powertools documents GetItem as required, so the fallback keeps its permission.
-    "PaymentProcessorFunction": {("dynamodb:GetItem", "IdempotencyTable")},
-}
+LIBRARY_FALLBACKS: dict[str, set[Grant]] = {}
 
 FUNCTIONS = [
     "AgreementProjectorFunction",

@@ -200,9 +200,11 @@ def test_floor_of_the_current_design() -> None:
     assert lines[("(poller) InvoiceJobQueue", "sqs", "ReceiveMessage")] == pytest.approx(0.0042)
     assert lines[("(poller) PaymentQueue", "sqs", "ReceiveMessage")] == pytest.approx(0.1)
     assert lines[("PaymentProcessorFunction", "dynamodb", "GetItem")] == 0  # the ledger writes first
-    # generator 2 + due pages 0.002 + outbox 0.2 + payment polls 0.2 + payment 4 + accounting 0.402
-    # + job plumbing 0.0124 (agreement jobs of 25 and shard pages of 500, in batches of 10)
-    assert sum(lines.values()) == pytest.approx(6.8164)
+    assert lines[("PaymentProcessorFunction", "dynamodb", "Query")] == 1  # settle after the payment
+    # generator 2 + due pages 0.002 + outbox 0.2 + payment polls 0.2 + payment 3 (ledger, payment
+    # transaction, settlement read) + accounting 0.402 + job plumbing 0.0124 (agreement jobs of 25
+    # and shard pages of 500, in batches of 10)
+    assert sum(lines.values()) == pytest.approx(5.8164)
     assert not any(function == "InvoiceSchedulerFunction" for function, _, _ in lines)  # per run only
 
 

@@ -223,8 +223,8 @@ def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
         ("OutboxPublisherFunction", "sns", "PublishBatch"): events / d.sns_batch,
         ("(poller) PaymentQueue", "sqs", "ReceiveMessage"): 1 / d.payment_batch,
         ("(poller) PaymentQueue", "sqs", "DeleteMessageBatch"): 1 / d.payment_batch,
-        ("PaymentProcessorFunction", "dynamodb", "PutItem"): 2.0,  # idempotency record, ledger entry
-        ("PaymentProcessorFunction", "dynamodb", "UpdateItem"): 1.0,  # idempotency record completed
+        ("PaymentProcessorFunction", "dynamodb", "PutItem"): 1.0,  # the gateway's ledger entry
+        ("PaymentProcessorFunction", "dynamodb", "Query"): 1.0,  # settle: settlement item + payments
         ("PaymentProcessorFunction", "dynamodb", "GetItem"): float(
             d.payment_reads_before_charge + d.gateway_reads_per_charge
         ),

@@ -162,7 +162,7 @@ class StackRuntime:
                     f"{format_instant(target)} is earlier"
                 )
             fired: collections.Counter[str] = collections.Counter()
-            let_time_pass(cloud)  # time passes: real-time timeouts (visibility, in-progress) are over
+            let_time_pass(cloud)  # time passes: real-time timeouts (visibility) are over
             batches = cloud.drain()
             while (due := self._next_step(target)) is not None:
                 cloud.clock.advance_to(max(due, cloud.clock.now()))

@@ -43,25 +43,9 @@ def dlq_depth(cloud: LocalCloud) -> int:
 
 
 def let_time_pass(cloud: LocalCloud) -> None:
-    """Between simulated days every timeout measured in real time by moto or Powertools is over:
-    messages a crashed consumer held become visible, and the idempotency record of an invocation
-    that died mid-way is past its in-progress expiry (Powertools then lets a retry through)."""
+    """Between simulated days every timeout measured in real time by moto is over: messages a
+    crashed consumer held become visible."""
     cloud.expire_visibility()
-    ddb = boto3.client("dynamodb")
-    table = cloud.physical_id("IdempotencyTable")
-    for page in ddb.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="#s = :p",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":p": {"S": "INPROGRESS"}},
-    ):
-        for item in page["Items"]:
-            ddb.update_item(
-                TableName=table,
-                Key={"id": item["id"]},
-                UpdateExpression="SET in_progress_expiration = :zero",
-                ExpressionAttributeValues={":zero": {"N": "0"}},
-            )
 
 
 def _scan(table: str) -> list[dict[str, Any]]:
