@@ -66,6 +66,8 @@ def settle_run(
     that changes what it owes); a run that issues nothing changes nothing.
     """
     balance = account.balance_minor
+    if not finished and balance == 0 and (document is None or document.kind == INVOICE):
+        return RunSettlement(document, account, None)  # the common case: no credit, nothing to close
     if document is not None and document.kind == CREDIT_NOTE:
         balance -= document.total_minor  # a credit note's total is negative: money owed back
     elif document is not None and document.kind == INVOICE:
