@@ -182,6 +182,49 @@ def _object(
     }
 
 
+def _closed_fields() -> dict[str, Any]:
+    identifier = ref("identifier")
+    return {
+        "agreement_id": identifier,
+        "currency": ref("currency"),
+        "payment_method": identifier,
+        "closure": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "1 for the first closure; a later adjustment closes the agreement again.",
+        },
+        "owed_minor": _minor("What the agreement owes in all: the sum of its documents' totals."),
+        "credit_released_minor": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The credit balance the closure released (now 0); refunded if it was paid.",
+        },
+    }
+
+
+def _refund_fields() -> dict[str, Any]:
+    identifier = ref("identifier")
+    return {
+        "refund_id": {
+            "type": "string",
+            "pattern": full(".+:refund-[1-9][0-9]*"),
+            "description": "<agreement_id>:refund-<n>: also the gateway's idempotency key.",
+        },
+        "agreement_id": identifier,
+        "amount_minor": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Money paid back: at most what was collected and not yet refunded.",
+        },
+        "currency": ref("currency"),
+        "reason": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Why the refund failed, as the gateway says it.",
+        },
+    }
+
+
 def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
     bodies = [e.body["data"] for e in events]
     identifier = ref("identifier")
@@ -221,45 +264,10 @@ def _outbound_data(type_: str, events: list[BillingEvent]) -> dict[str, Any]:
         what = "succeeded" if type_ == PAYMENT_SUCCEEDED else "failed, for good"
         return _object(type_, bodies, fields, f"The final outcome of charging one invoice: it {what}.")
     if type_ == AGREEMENT_CLOSED:
-        fields = {
-            "agreement_id": identifier,
-            "currency": ref("currency"),
-            "payment_method": identifier,
-            "closure": {
-                "type": "integer",
-                "minimum": 1,
-                "description": "1 for the first closure; a later adjustment closes the agreement again.",
-            },
-            "owed_minor": _minor("What the agreement owes in all: the sum of its documents' totals."),
-            "credit_released_minor": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "The credit balance the closure released (now 0); refunded if it was paid.",
-            },
-        }
-        return _object(type_, bodies, fields, "A cancelled agreement with nothing more to bill.")
+        return _object(type_, bodies, _closed_fields(), "A cancelled agreement with nothing more to bill.")
     if type_ in (REFUND_SUCCEEDED, REFUND_FAILED):
-        fields = {
-            "refund_id": {
-                "type": "string",
-                "pattern": full(".+:refund-[1-9][0-9]*"),
-                "description": "<agreement_id>:refund-<n>: also the gateway's idempotency key.",
-            },
-            "agreement_id": identifier,
-            "amount_minor": {
-                "type": "integer",
-                "minimum": 1,
-                "description": "Money paid back: at most what was collected and not yet refunded.",
-            },
-            "currency": ref("currency"),
-            "reason": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Why the refund failed, as the gateway says it.",
-            },
-        }
         what = "paid back" if type_ == REFUND_SUCCEEDED else "refused by the gateway (a person must act)"
-        return _object(type_, bodies, fields, f"The outcome of one refund: {what}.")
+        return _object(type_, bodies, _refund_fields(), f"The outcome of one refund: {what}.")
     if type_ == PAYMENT_RETRY_DUE:
         fields = {
             "agreement_id": identifier,

@@ -96,11 +96,184 @@ def _condition_failed(error: ClientError) -> bool:
     return False
 
 
-class BillingTable:
+class _Table:
+    """The table and the plumbing every part of BillingTable writes and reads with."""
+
     def __init__(self, table_name: str, shards: int, client: Any = None) -> None:
         self.name = table_name
         self.shards = shards
         self._ddb = client or boto3.client("dynamodb")
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            if len(items) == 1 and "Put" in items[0]:
+                self._ddb.put_item(**items[0]["Put"])
+            elif len(items) == 1:
+                self._ddb.update_item(**items[0]["Update"])
+            else:
+                self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _condition_failed(error):
+                raise StaleState(str(error)) from error
+            raise
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self.name
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _plain(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- items written by several parts ----------------------------------------
+
+    def _outbox_put(self, pk: str, event: BillingEvent) -> dict[str, Any]:
+        day = event.time[:10]
+        return self._put_new(
+            pk,
+            f"OUT#{event.id}",
+            type=event.type,
+            time=event.time,
+            body=json.dumps(event.body, separators=(",", ":")),
+            attributes=event.attributes,
+            gsi2pk=f"EVT#{day}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
+            gsi2sk=f"{event.time}#{event.id}",
+        )
+
+    def _put_new(self, pk: str, sk: str, **attrs: Any) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.name,
+                "Item": _item(pk=pk, sk=sk, **attrs),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+
+class _PaymentRecords(_Table):
+    """The payment processor's items: payments, settlements and refunds (a PaymentSide)."""
+
+    # -- payments ----------------------------------------------------------------
+
+    def payment(self, agreement_id: str, document_id: str) -> Payment | None:
+        response = self._ddb.get_item(
+            TableName=self.name,
+            Key=_item(pk=agreement_pk(agreement_id), sk=f"PAY#{document_id}"),
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        return _payment(agreement_id, _plain(response["Item"]))
+
+    def commit_payment(
+        self,
+        payment: Payment,
+        *,
+        previous_attempts: int,
+        retry_at: str | None,
+        events: Sequence[BillingEvent],
+    ) -> None:
+        """Record an attempt's outcome (and its billing event) once: conditional on the attempt count.
+
+        Raises StaleState if this attempt was already recorded (a redelivery).
+        """
+        pk = agreement_pk(payment.agreement_id)
+        item = _item(
+            pk=pk,
+            sk=f"PAY#{payment.document_id}",
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            payment_method=payment.payment_method,
+            status=payment.status,
+            attempts=payment.attempts,
+            first_attempt_on=payment.first_attempt_on.isoformat(),
+        )
+        if retry_at is not None:
+            item |= _item(
+                gsi1pk=due_shard(payment.agreement_id, self.shards),
+                gsi1sk=f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}",
+            )
+        put = {
+            "TableName": self.name,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk) OR attempts = :prev",
+            "ExpressionAttributeValues": _item(**{":prev": previous_attempts}),
+        }
+        if previous_attempts == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+            del put["ExpressionAttributeValues"]
+        self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
+
+    # -- settlement --------------------------------------------------------------
+
+    def settlement(self, agreement_id: str) -> SettlementView:
+        """The settlement item and every payment item: one consistent Query (`PAY!` sorts before `PAY#`)."""
+        account, payments = None, []
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :pay)",
+            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":pay": "PAY"}),
+            ConsistentRead=True,
+        ):
+            if item["sk"] == SETTLEMENT_SK:
+                account = _account(agreement_id, item)
+            else:
+                payments.append(_payment(agreement_id, item))
+        return SettlementView(account, tuple(payments))
+
+    def record_closure(self, account: SettlementAccount) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.name,
+                Key=_item(pk=agreement_pk(account.agreement_id), sk=SETTLEMENT_SK),
+                UpdateExpression="SET currency = :cur, payment_method = :pm, owed = :owed, closure = :c, "
+                "refunds = if_not_exists(refunds, :none), ver = if_not_exists(ver, :zero) + :one",
+                ConditionExpression="attribute_not_exists(pk) OR closure < :c",
+                ExpressionAttributeValues=_item(
+                    **{
+                        ":cur": account.currency,
+                        ":pm": account.payment_method,
+                        ":owed": account.owed_minor,
+                        ":c": account.closure,
+                        ":none": [],
+                        ":zero": 0,
+                        ":one": 1,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def save_refund(
+        self, account: SettlementAccount, refund: Refund, events: Sequence[BillingEvent] = ()
+    ) -> None:
+        refunds = [
+            {"id": r.refund_id, "amount": r.amount_minor, "status": r.status}
+            for r in with_refund(account.refunds, refund)
+        ]
+        pk = agreement_pk(account.agreement_id)
+        update = {
+            "Update": {
+                "TableName": self.name,
+                "Key": _item(pk=pk, sk=SETTLEMENT_SK),
+                "UpdateExpression": "SET refunds = :refunds, ver = :next",
+                "ConditionExpression": "ver = :ver",
+                "ExpressionAttributeValues": _item(
+                    **{":refunds": refunds, ":ver": account.ver, ":next": account.ver + 1}
+                ),
+            }
+        }
+        self._transact([update, *(self._outbox_put(pk, e) for e in events)])
+
+
+class BillingTable(_PaymentRecords):
+    """Everything BillingTable holds (a BillingStore)."""
 
     # -- inbound agreement events ------------------------------------------------
 
@@ -272,29 +445,7 @@ class BillingTable:
             }
         }
 
-    # -- outbox / event store ----------------------------------------------------
-
-    def _outbox_put(self, pk: str, event: BillingEvent) -> dict[str, Any]:
-        day = event.time[:10]
-        return self._put_new(
-            pk,
-            f"OUT#{event.id}",
-            type=event.type,
-            time=event.time,
-            body=json.dumps(event.body, separators=(",", ":")),
-            attributes=event.attributes,
-            gsi2pk=f"EVT#{day}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
-            gsi2sk=f"{event.time}#{event.id}",
-        )
-
-    def _put_new(self, pk: str, sk: str, **attrs: Any) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.name,
-                "Item": _item(pk=pk, sk=sk, **attrs),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+    # -- event store -------------------------------------------------------------
 
     def events_between(self, first_day: date, last_day: date) -> Iterator[dict[str, Any]]:
         """Stored billing events by day (EventsByDay index, every shard of each day), oldest first."""
@@ -338,120 +489,6 @@ class BillingTable:
         page = self._ddb.query(**kwargs)
         items = [_plain(i) for i in page.get("Items", [])]
         return [(i["pk"].removeprefix("AGR#"), i["gsi1sk"]) for i in items], page.get("LastEvaluatedKey")
-
-    # -- payments ----------------------------------------------------------------
-
-    def payment(self, agreement_id: str, document_id: str) -> Payment | None:
-        response = self._ddb.get_item(
-            TableName=self.name,
-            Key=_item(pk=agreement_pk(agreement_id), sk=f"PAY#{document_id}"),
-            ConsistentRead=True,
-        )
-        if "Item" not in response:
-            return None
-        return _payment(agreement_id, _plain(response["Item"]))
-
-    def commit_payment(
-        self,
-        payment: Payment,
-        *,
-        previous_attempts: int,
-        retry_at: str | None,
-        events: Sequence[BillingEvent],
-    ) -> None:
-        """Record an attempt's outcome (and its billing event) once: conditional on the attempt count.
-
-        Raises StaleState if this attempt was already recorded (a redelivery).
-        """
-        pk = agreement_pk(payment.agreement_id)
-        item = _item(
-            pk=pk,
-            sk=f"PAY#{payment.document_id}",
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-            payment_method=payment.payment_method,
-            status=payment.status,
-            attempts=payment.attempts,
-            first_attempt_on=payment.first_attempt_on.isoformat(),
-        )
-        if retry_at is not None:
-            item |= _item(
-                gsi1pk=due_shard(payment.agreement_id, self.shards),
-                gsi1sk=f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}",
-            )
-        put = {
-            "TableName": self.name,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(pk) OR attempts = :prev",
-            "ExpressionAttributeValues": _item(**{":prev": previous_attempts}),
-        }
-        if previous_attempts == 0:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-            del put["ExpressionAttributeValues"]
-        self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
-
-    # -- settlement --------------------------------------------------------------
-
-    def settlement(self, agreement_id: str) -> SettlementView:
-        """The settlement item and every payment item: one consistent Query (`PAY!` sorts before `PAY#`)."""
-        account, payments = None, []
-        for item in self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :pay)",
-            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":pay": "PAY"}),
-            ConsistentRead=True,
-        ):
-            if item["sk"] == SETTLEMENT_SK:
-                account = _account(agreement_id, item)
-            else:
-                payments.append(_payment(agreement_id, item))
-        return SettlementView(account, tuple(payments))
-
-    def record_closure(self, account: SettlementAccount) -> bool:
-        try:
-            self._ddb.update_item(
-                TableName=self.name,
-                Key=_item(pk=agreement_pk(account.agreement_id), sk=SETTLEMENT_SK),
-                UpdateExpression="SET currency = :cur, payment_method = :pm, owed = :owed, closure = :c, "
-                "refunds = if_not_exists(refunds, :none), ver = if_not_exists(ver, :zero) + :one",
-                ConditionExpression="attribute_not_exists(pk) OR closure < :c",
-                ExpressionAttributeValues=_item(
-                    **{
-                        ":cur": account.currency,
-                        ":pm": account.payment_method,
-                        ":owed": account.owed_minor,
-                        ":c": account.closure,
-                        ":none": [],
-                        ":zero": 0,
-                        ":one": 1,
-                    }
-                ),
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
-
-    def save_refund(
-        self, account: SettlementAccount, refund: Refund, events: Sequence[BillingEvent] = ()
-    ) -> None:
-        refunds = [
-            {"id": r.refund_id, "amount": r.amount_minor, "status": r.status}
-            for r in with_refund(account.refunds, refund)
-        ]
-        pk = agreement_pk(account.agreement_id)
-        update = {
-            "Update": {
-                "TableName": self.name,
-                "Key": _item(pk=pk, sk=SETTLEMENT_SK),
-                "UpdateExpression": "SET refunds = :refunds, ver = :next",
-                "ConditionExpression": "ver = :ver",
-                "ExpressionAttributeValues": _item(
-                    **{":refunds": refunds, ":ver": account.ver, ":next": account.ver + 1}
-                ),
-            }
-        }
-        self._transact([update, *(self._outbox_put(pk, e) for e in events)])
 
     # -- daily runs --------------------------------------------------------------
 
@@ -504,31 +541,6 @@ class BillingTable:
                 return False
             raise
         return True
-
-    # -- plumbing ----------------------------------------------------------------
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            if len(items) == 1 and "Put" in items[0]:
-                self._ddb.put_item(**items[0]["Put"])
-            elif len(items) == 1:
-                self._ddb.update_item(**items[0]["Update"])
-            else:
-                self._ddb.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if _condition_failed(error):
-                raise StaleState(str(error)) from error
-            raise
-
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self.name
-        while True:
-            page = self._ddb.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _plain(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _payment(agreement_id: str, item: dict[str, Any]) -> Payment:
