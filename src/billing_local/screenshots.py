@@ -38,7 +38,8 @@ BROWSER_FLAGS = [
     "--force-device-scale-factor=1",
 ]
 WIDTH, HEIGHT = 1000, 1600
-SHOTS = {"invoice.png": 0, "credit-note.png": 2}  # file -> index of the page in the scenario
+# file -> index of the page in the scenario (its documents by issue date, then agreement)
+SHOTS = {"invoice.png": 0, "invoice-with-credit.png": 4, "credit-note.png": 5}
 
 
 def sample_scenario() -> dict[str, Any]:
@@ -58,11 +59,23 @@ def sample_scenario() -> dict[str, Any]:
     amended = {"agreement_id": "agr-1001", "version": 2, "effective_date": "2026-03-16"}
     amended["plan"] = plan | {"tax_rate": "16"}
     cancelled = {"agreement_id": "agr-1001", "version": 3, "effective_date": "2026-04-11"}
+    # A second customer downgrades in March, back to the 1st: the credit note's amount is applied
+    # by the April invoice, which shows the credit and the amount due (contract §4 "Settlement").
+    other = created | {
+        "agreement_id": "agr-1002",
+        "customer_id": "cus-78",
+        "customer_name": "Ben Example",
+        "customer_email": "ben@example.com",
+    }
+    downgraded = {"agreement_id": "agr-1002", "version": 2, "effective_date": "2026-03-01"}
+    downgraded["plan"] = plan | {"amount_minor": 2480, "tax_rate": "19"}
     return {
         "runs": {"from": "2026-03-01", "through": "2026-04-20", "at": "00:05"},
         "deliveries": [
             {"on": "2026-02-20", "event": _event("e1", "agreement.created", created)},
             {"on": "2026-02-20", "event": _event("e2", "agreement.amended", amended)},
+            {"on": "2026-02-20", "event": _event("e4", "agreement.created", other)},
+            {"on": "2026-03-10", "event": _event("e5", "agreement.amended", downgraded)},
             {"on": "2026-04-20", "event": _event("e3", "agreement.cancelled", cancelled)},
         ],
     }

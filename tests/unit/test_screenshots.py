@@ -16,7 +16,7 @@ from billing_local.screenshots import SHOTS, crop_bottom, main, read_png, sample
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
-def test_the_sample_pages_are_an_invoice_and_its_credit_note() -> None:
+def test_the_sample_pages_are_an_invoice_its_credit_note_and_an_invoice_paid_by_credit() -> None:
     pages = scenario_pages(parse_scenario(sample_scenario()), config.issuer())
     invoice, credit = pages[SHOTS["invoice.png"]], pages[SHOTS["credit-note.png"]]
     assert invoice.document["total_minor"] == 3641  # the contract's tax example
@@ -24,6 +24,9 @@ def test_the_sample_pages_are_an_invoice_and_its_credit_note() -> None:
     check_figures(invoice.html, invoice.document)
     tree = check_figures(credit.html, credit.document)
     assert tree.one(cls="customer-name").text() == "Ana Example"
+    credited = pages[SHOTS["invoice-with-credit.png"]]
+    assert (credited.document["credit_applied_minor"], credited.document["amount_due_minor"]) == (738, 2213)
+    check_figures(credited.html, credited.document)  # shows the credit applied and the amount due
 
 
 def _png(rows: list[bytes], width: int, filters: list[int]) -> bytes:
