@@ -1,4 +1,4 @@
-"""Outbox publisher: BillingTable stream (INSERTs of OUT# items) -> BillingTopic.
+"""Outbox publisher: BillingTable stream (OUT# items, and payment items with their outcome) -> BillingTopic.
 
 Publishes in batches of 10; a failure reports that record and the ones after
 it, so Lambda retries from there (and, after its retries, records the batch on

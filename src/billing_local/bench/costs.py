@@ -223,12 +223,12 @@ def floor_lines(d: Design) -> dict[tuple[str, str, str], float]:
         ("OutboxPublisherFunction", "sns", "PublishBatch"): events / d.sns_batch,
         ("(poller) PaymentQueue", "sqs", "ReceiveMessage"): 1 / d.payment_batch,
         ("(poller) PaymentQueue", "sqs", "DeleteMessageBatch"): 1 / d.payment_batch,
-        ("PaymentProcessorFunction", "dynamodb", "PutItem"): 1.0,  # the gateway's ledger entry
+        # the gateway's ledger entry, and the payment item holding its outcome event (one write)
+        ("PaymentProcessorFunction", "dynamodb", "PutItem"): 2.0,
         ("PaymentProcessorFunction", "dynamodb", "Query"): 1.0,  # settle: settlement item + payments
         ("PaymentProcessorFunction", "dynamodb", "GetItem"): float(
             d.payment_reads_before_charge + d.gateway_reads_per_charge
         ),
-        ("PaymentProcessorFunction", "dynamodb", "TransactWriteItems"): 1.0,  # payment + outcome event
         ("AccountingExporterFunction", "sqs", "ReceiveMessage"): events / d.sqs_batch,
         ("AccountingExporterFunction", "sqs", "DeleteMessageBatch"): events / d.sqs_batch,
         ("AccountingExporterFunction", "s3", "PutObject"): events / d.export_object_messages,

@@ -185,7 +185,7 @@ def _outcome(cloud: Any, scenario: Any) -> dict[str, Any]:
     charges = Counter(
         i["document_id"] for i in ledger if i["status"] == "succeeded" and i.get("kind") != "refund"
     )
-    outbox = [i for i in items if i["sk"].startswith("OUT#")]
+    outbox = [i for i in items if "body" in i and i["sk"].startswith(("OUT#", "PAY#"))]  # stored events
     left = {name: sum(depth.values()) for name, depth in cloud.queue_depths().items() if sum(depth.values())}
     expected = preview(scenario)
     checks = {

@@ -113,7 +113,7 @@ def read_money(billing_table: str, ledger_table: str) -> dict[str, list[dict[str
     outcome_events = [
         (json.loads(i["body"])["data"]["document_id"], i["time"][:10])
         for i in items
-        if i["sk"].startswith("OUT#") and i["type"] in (PAYMENT_SUCCEEDED, PAYMENT_FAILED)
+        if i.get("type") in (PAYMENT_SUCCEEDED, PAYMENT_FAILED)  # stored on the payment item
     ]
     outcomes = Counter(document_id for document_id, _ in outcome_events)
     settled_on = dict(outcome_events)

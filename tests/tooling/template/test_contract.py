@@ -153,10 +153,17 @@ def test_outbox_stream_event_source(rendered: Template) -> None:
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["BillingTable", "StreamArn"]}
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["BatchSize"] == 100
-    (only,) = mapping["FilterCriteria"]["Filters"]
-    assert json.loads(only["Pattern"]) == {
+    outbox, payments = mapping["FilterCriteria"]["Filters"]
+    assert json.loads(outbox["Pattern"]) == {
         "eventName": ["INSERT"],
         "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "OUT#"}]}}},
+    }
+    assert json.loads(payments["Pattern"]) == {  # a payment item once it carries its outcome event
+        "eventName": ["INSERT", "MODIFY"],
+        "dynamodb": {
+            "Keys": {"sk": {"S": [{"prefix": "PAY#"}]}},
+            "NewImage": {"body": {"S": [{"exists": True}]}},
+        },
     }
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["DestinationConfig"] == {

@@ -8,7 +8,7 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     EVT#<version:010d>    inbound agreement events (one per version: dedupe and conflicts)
     OUT#<event id>        billing events: the outbox and the event store
     PAY!SETTLEMENT        a closed agreement's settlement: owed, closure, refunds (sorts before PAY#)
-    PAY#<document id>     payment state of one invoice
+    PAY#<document id>     payment state of one invoice; once final, also its outcome event
 
 each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
 shards expected, the shards done (a string set), started_at and completed_at; and
@@ -132,17 +132,7 @@ class _Table:
     # -- items written by several parts ----------------------------------------
 
     def _outbox_put(self, pk: str, event: BillingEvent) -> dict[str, Any]:
-        day = event.time[:10]
-        return self._put_new(
-            pk,
-            f"OUT#{event.id}",
-            type=event.type,
-            time=event.time,
-            body=json.dumps(event.body, separators=(",", ":")),
-            attributes=event.attributes,
-            gsi2pk=f"EVT#{day}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
-            gsi2sk=f"{event.time}#{event.id}",
-        )
+        return self._put_new(pk, f"OUT#{event.id}", **_outbox_fields(event))
 
     def _put_new(self, pk: str, sk: str, **attrs: Any) -> dict[str, Any]:
         return {
@@ -179,8 +169,13 @@ class _PaymentRecords(_Table):
     ) -> None:
         """Record an attempt's outcome (and its billing event) once: conditional on the attempt count.
 
-        Raises StaleState if this attempt was already recorded (a redelivery).
+        The final outcome's event is stored on the payment item itself (one write, not a transaction
+        of two: 1 WRU instead of 4); the stream publishes payment items that carry one, and the event
+        store reads them beside the `OUT#` items. Raises StaleState if this attempt was already
+        recorded (a redelivery).
         """
+        if len(events) > 1:
+            raise ValueError("an attempt records at most one outcome event")
         pk = agreement_pk(payment.agreement_id)
         item = _item(
             pk=pk,
@@ -197,6 +192,8 @@ class _PaymentRecords(_Table):
                 gsi1pk=due_shard(payment.agreement_id, self.shards),
                 gsi1sk=f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}",
             )
+        for event in events:
+            item |= _item(event_id=event.id, **_outbox_fields(event))
         put = {
             "TableName": self.name,
             "Item": item,
@@ -206,7 +203,7 @@ class _PaymentRecords(_Table):
         if previous_attempts == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
             del put["ExpressionAttributeValues"]
-        self._transact([{"Put": put}, *(self._outbox_put(pk, e) for e in events)])
+        self._transact([{"Put": put}])
 
     # -- settlement --------------------------------------------------------------
 
@@ -464,10 +461,16 @@ class BillingTable(_PaymentRecords):
             day += timedelta(days=1)
 
     def events_of(self, agreement_id: str) -> list[dict[str, Any]]:
-        items = self._query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :out)",
-            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":out": "OUT#"}),
-        )
+        """The `OUT#` items and the payment items that carry their outcome event, oldest first."""
+        items = [
+            item
+            for prefix in ("OUT#", "PAY#")
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":prefix": prefix}),
+            )
+            if "body" in item
+        ]
         return sorted(items, key=lambda i: (i["time"], i["sk"]))
 
     # -- due index ---------------------------------------------------------------
@@ -541,6 +544,18 @@ class BillingTable(_PaymentRecords):
                 return False
             raise
         return True
+
+
+def _outbox_fields(event: BillingEvent) -> dict[str, Any]:
+    """What makes an item a stored billing event: published from the stream, found by EventsByDay."""
+    return {
+        "type": event.type,
+        "time": event.time,
+        "body": json.dumps(event.body, separators=(",", ":")),
+        "attributes": event.attributes,
+        "gsi2pk": f"EVT#{event.time[:10]}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
+        "gsi2sk": f"{event.time}#{event.id}",
+    }
 
 
 def _payment(agreement_id: str, item: dict[str, Any]) -> Payment:

@@ -12,7 +12,8 @@ from billing.ports import Publisher
 
 
 def outbox_message(record: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
-    """(sequence number, CloudEvent JSON, SNS attributes) of a stream record of an `OUT#` item."""
+    """(sequence number, CloudEvent JSON, SNS attributes) of a stream record of an item that stores a
+    billing event (an `OUT#` item, or a payment item with its final outcome)."""
     image = record["dynamodb"]["NewImage"]
     attributes = {k: v["S"] for k, v in image["attributes"]["M"].items()}
     return record["dynamodb"]["SequenceNumber"], image["body"]["S"], attributes

@@ -129,7 +129,7 @@ def replay(events: Iterable[StoredEvent], target: Publisher | WorkQueue) -> int:
 
 def _stored(item: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
-        id=item["sk"].removeprefix("OUT#"),
+        id=item.get("event_id") or item["sk"].removeprefix("OUT#"),  # a payment item: its outcome's id
         type=item["type"],
         time=item["time"],
         agreement_id=item["pk"].removeprefix("AGR#"),
