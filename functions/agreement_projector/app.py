@@ -11,8 +11,8 @@ from billing import bootstrap, clock
 from billing.batch import Record, process_sqs_batch
 from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
-from billing.rejections import reject
-from billing.service.ingest import Outcome, ingest
+from billing.rejections import park, reject
+from billing.service.ingest import Ingested, Outcome, ingest
 
 _METRIC = {
     Outcome.STORED: "AgreementEventsStored",
@@ -27,6 +27,7 @@ def record_handler(record: Record) -> None:
     except BadInput as error:
         reject(record, error)
         return
+    _park_refused(result)
     count(_METRIC[result.outcome])
     logger.info(
         "agreement event " + result.outcome.value,
@@ -37,6 +38,21 @@ def record_handler(record: Record) -> None:
             "version": result.event.version,
         },
     )
+
+
+def _park_refused(result: Ingested) -> None:
+    """Held events the creation made invalid: parked like bad input delivered now (the body as
+    received; its message attributes were not kept). Before the creation is counted as stored, so
+    a failure here retries the creation, which names them again."""
+    for stored, error in result.refused:
+        park(
+            stored.body,
+            {},
+            error,
+            event_id=stored.event_id,
+            agreement_id=result.event.agreement_id,
+            refused_by=result.event.event_id,
+        )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -24,7 +24,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, admit, fold, parse_event
+from billing.domain.agreements import (
+    MAX_DATE,
+    MIN_DATE,
+    REFUSED,
+    AgreementEvent,
+    Fold,
+    admit,
+    fold,
+    parse_event,
+)
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
 from billing.domain.errors import BadInput
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
@@ -44,8 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_RUN_AT = time(0, 5, tzinfo=UTC)
-# Ignored reasons (Fold.ignored codes) that are bad input, hence reported as rejected.
-_REJECTED_CODES = frozenset({"conflict", "plan_change_not_allowed"})
 
 
 class ScenarioError(Exception):
@@ -289,9 +296,11 @@ class _Preview:
         # but a bad one is still rejected.
         for delivery in order[pending:]:
             self.ingest(delivery)
+        # Events held before their creation and refused by it (the projector parks them when the
+        # creation arrives: the same rule, REFUSED, the same reasons).
         for agreement in self.agreements.values():
             for event, exc in agreement.state_fold().ignored:
-                if exc.code in _REJECTED_CODES:
+                if exc.code in REFUSED:
                     self.reject(event.event_id, agreement.delivered_on[event.event_id], exc)
 
         docs = sorted(

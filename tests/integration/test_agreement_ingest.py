@@ -7,6 +7,7 @@ import boto3
 from support import Pipeline, agreement_event
 
 from billing.adapters.dynamo import agreement_pk
+from billing_local.preview import parse_scenario, preview
 
 
 def stored_versions(pipeline: Pipeline, agreement_id: str) -> list[int]:
@@ -92,3 +93,30 @@ def test_events_out_of_order_bill_like_in_order(pipeline: Pipeline) -> None:
     pipeline.run_day(date(2026, 3, 1))
     [invoice] = pipeline.documents("agr-ooo")
     assert invoice["total_minor"] == 323  # CONTRACT §2's worked example: round_half_up(1000 × 10 / 31)
+
+
+def test_an_amendment_held_before_its_creation_is_rejected_when_the_creation_arrives(
+    pipeline: Pipeline,
+) -> None:
+    """Issue 15 item 2: the amendment that changes the currency is parked with preview's code."""
+    usd = {"amount_minor": 2000, "currency": "USD", "interval": "month", "interval_count": 1}
+    amend = agreement_event("agreement.amended", "agr-held", 2, effective_date="2026-03-10", plan=usd)
+    created = agreement_event("agreement.created", "agr-held", 1, start_date="2026-03-01")
+    pipeline.publish(amend)
+    assert pipeline.messages("AgreementDLQ") == []  # held: nothing to check it against yet
+    pipeline.publish(created)
+    [parked] = pipeline.messages("AgreementDLQ")
+    assert json.loads(parked["Body"]) == amend
+    code = parked["MessageAttributes"]["rejection_code"]["StringValue"]
+    reason = parked["MessageAttributes"]["rejection_reason"]["StringValue"]
+    scenario = parse_scenario(
+        {
+            "runs": {"from": "2026-03-01", "through": "2026-03-01"},
+            "deliveries": [{"on": "2026-02-27", "event": amend}, {"on": "2026-02-27", "event": created}],
+        }
+    )
+    [rejected] = preview(scenario)["rejected"]
+    assert (code, reason) == ("plan_change_not_allowed", rejected["reason"])
+    pipeline.run_day(date(2026, 3, 1))
+    [invoice] = pipeline.documents("agr-held")
+    assert (invoice["currency"], invoice["total_minor"]) == ("EUR", 1000)  # the amendment is not applied

@@ -13,8 +13,12 @@ from billing.observability import count, logger
 
 
 def reject(record: Record, error: BadInput) -> None:
-    bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(
-        record["body"], lambda_record_attributes(record), error.code, str(error)
-    )
+    park(record["body"], lambda_record_attributes(record), error, message_id=record["messageId"])
+
+
+def park(body: str, attributes: dict[str, str], error: BadInput, **context: str) -> None:
+    """Park one body (a record's, or a stored event's found bad later) with its reason; `context`
+    goes to the log line (ids, never the body)."""
+    bootstrap.queue("DEAD_LETTER_QUEUE_URL").park(body, attributes, error.code, str(error))
     count("EventsRejected")
-    logger.error("input rejected", extra={"reason": str(error), "message_id": record["messageId"]})
+    logger.error("input rejected", extra={"reason": str(error), **context})

@@ -46,7 +46,7 @@ from .model import (
     canonical_rate,
 )
 from .parse import parse_event
-from .rules import admit, is_known_timezone, known_timezones
+from .rules import REFUSED, admit, is_known_timezone, known_timezones
 
 __all__ = [
     "AFTER_CANCELLATION",
@@ -65,6 +65,7 @@ __all__ = [
     "MAX_VERSION",
     "MIN_DATE",
     "PLAN_CHANGE_NOT_ALLOWED",
+    "REFUSED",
     "AgreementAmended",
     "AgreementCancelled",
     "AgreementCreated",

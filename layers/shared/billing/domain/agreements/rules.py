@@ -26,6 +26,7 @@ from .model import (
 
 __all__ = [
     "DUPLICATE",
+    "REFUSED",
     "admit",
     "against_creation",
     "check_named",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 DUPLICATE: Literal["duplicate"] = "duplicate"
+# The fold's ignored reasons that are bad input (rejected and parked), unlike after_cancellation,
+# which is the contract's rule for a late event (stored and ignored).
+REFUSED = frozenset({CONFLICT, PLAN_CHANGE_NOT_ALLOWED})
 
 
 # --------------------------------------------------------------------------- value rules
