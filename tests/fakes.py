@@ -20,6 +20,7 @@ from billing.domain.engine import Document
 from billing.domain.payments import ChargeRequest, ChargeResult, SandboxGateway
 from billing.ports import (
     BillingView,
+    EventIdTaken,
     Payment,
     RunTally,
     SequenceTaken,
@@ -59,6 +60,7 @@ class FakeBillingTable:
     def __init__(self, shards: int = 4) -> None:
         self.shards = shards
         self.agreements: dict[str, _Agreement] = {}
+        self.event_ids: dict[str, str] = {}  # inbound event id -> fingerprint (the id's claim)
         self.series: dict[str, int] = {}  # series -> sequence of its last committed document
         self.outbox: dict[str, dict[str, Any]] = {}  # event id -> the stored item, as the adapter reads it
         self.payments: dict[tuple[str, str], tuple[Payment, str | None]] = {}  # -> (payment, due key)
@@ -72,9 +74,13 @@ class FakeBillingTable:
         return [agreement.inbound[v] for v in sorted(agreement.inbound)]
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        agreement = self.agreements.setdefault(agreement_id, _Agreement())
+        agreement = self.agreements.get(agreement_id, _Agreement())
         if stored.version in agreement.inbound:
             raise VersionTaken(f"{agreement_id} v{stored.version}")
+        if self.event_ids.get(stored.event_id, stored.fingerprint) != stored.fingerprint:
+            raise EventIdTaken(stored.event_id)
+        self.agreements[agreement_id] = agreement
+        self.event_ids[stored.event_id] = stored.fingerprint
         agreement.inbound[stored.version] = stored
         agreement.rev += 1
         agreement.due = f"{due_at}#{STATE}"

@@ -32,6 +32,7 @@ from billing.domain.agreements import (
     Fold,
     admit,
     fold,
+    id_conflict,
     parse_event,
 )
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
@@ -216,6 +217,7 @@ class _Preview:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.agreements: dict[str, _Agreement] = {}
+        self.event_ids: dict[str, str] = {}  # accepted event id -> fingerprint, system-wide (as the store)
         self.rejected: list[dict[str, Any]] = []
         self.heap: list[tuple[datetime, int, str]] = []
         self.pushes = 0
@@ -255,6 +257,9 @@ class _Preview:
             self.reject(event.event_id, delivery.on, exc)
             return
         if verdict == "duplicate":
+            return
+        if self.event_ids.setdefault(event.event_id, event.fingerprint) != event.fingerprint:
+            self.reject(event.event_id, delivery.on, id_conflict())  # another agreement's id
             return
         agreement.events.append(event)
         agreement.delivered_on[event.event_id] = delivery.on

@@ -4,9 +4,11 @@ import json
 from datetime import date
 
 import boto3
+import pytest
 from support import Pipeline, agreement_event
 
-from billing.adapters.dynamo import agreement_pk
+from billing.adapters.dynamo import BillingTable, agreement_pk
+from billing.ports import EventIdTaken, StoredInbound, VersionTaken
 from billing_local.preview import parse_scenario, preview
 
 
@@ -120,3 +122,33 @@ def test_an_amendment_held_before_its_creation_is_rejected_when_the_creation_arr
     pipeline.run_day(date(2026, 3, 1))
     [invoice] = pipeline.documents("agr-held")
     assert (invoice["currency"], invoice["total_minor"]) == ("EUR", 1000)  # the amendment is not applied
+
+
+def test_an_event_id_reused_by_another_agreement_is_parked_as_a_conflict(pipeline: Pipeline) -> None:
+    """Issue 15 item 3: `agr-000-v1` with another agreement_id is not stored nor invoiced."""
+    first = agreement_event("agreement.created", "agr-000", 1, "agr-000-v1", start_date="2026-03-01")
+    reused = agreement_event("agreement.created", "agr-001", 1, "agr-000-v1", start_date="2026-03-01")
+    pipeline.publish(first)
+    pipeline.publish(reused)
+    pipeline.publish(first)  # still a plain duplicate
+    [parked] = pipeline.messages("AgreementDLQ")
+    assert json.loads(parked["Body"]) == reused
+    reason = parked["MessageAttributes"]["rejection_reason"]["StringValue"]
+    assert reason == "conflict: id: this event id was already received with different content"
+    assert stored_versions(pipeline, "agr-001") == []
+    pipeline.run_day(date(2026, 3, 1))
+    assert [d["agreement_id"] for d in pipeline.documents()] == ["agr-000"]
+
+
+def test_the_table_claims_an_event_id_once_system_wide(pipeline: Pipeline) -> None:
+    """The adapter's conditions, as the fake has them: the version first, then the id's claim,
+    which accepts its own fingerprint again (two concurrent copies of one event)."""
+    table = BillingTable(pipeline.cloud.physical_id("BillingTable"), shards=32)
+    table.record_inbound("a", StoredInbound(1, "e", "f1", "{}"), "t", "t")
+    with pytest.raises(EventIdTaken):
+        table.record_inbound("b", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    with pytest.raises(VersionTaken):
+        table.record_inbound("a", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    table.record_inbound("c", StoredInbound(1, "e", "f1", "{}"), "t", "t")
+    assert [s.event_id for s in table.inbound_events("b")] == []
+    assert [s.event_id for s in table.inbound_events("c")] == ["e"]

@@ -20,6 +20,7 @@ __all__ = [
     "AgreementStore",
     "BillingStore",
     "BillingView",
+    "EventIdTaken",
     "EventStore",
     "Gateway",
     "ObjectStore",
@@ -51,6 +52,10 @@ class SequenceTaken(StaleState):
 
 class VersionTaken(Exception):
     """An inbound event with this agreement and version is already stored."""
+
+
+class EventIdTaken(Exception):
+    """An inbound event with this id and other content is already stored (for any agreement)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +105,9 @@ class AgreementStore(Protocol):
     def inbound_events(self, agreement_id: str) -> list[StoredInbound]: ...
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        """Store the event once per version and mark the agreement due, atomically (VersionTaken if the
-        version is stored already)."""
+        """Store the event once per version, claim its id system-wide and mark the agreement due,
+        atomically: VersionTaken if the version is stored already (checked first), EventIdTaken if
+        the id is claimed by other content (another agreement's event)."""
         ...
 
     def billing_view(self, agreement_id: str) -> BillingView: ...

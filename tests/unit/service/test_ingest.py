@@ -7,7 +7,7 @@ from fakes import FakeBillingTable
 from service_builders import NOW, agreement_event, created, send
 
 from billing.domain.errors import BadInput
-from billing.ports import StoredInbound, VersionTaken
+from billing.ports import EventIdTaken, StoredInbound, VersionTaken
 from billing.service.ingest import Outcome, ingest
 
 
@@ -135,3 +135,23 @@ def test_a_valid_held_amendment_is_not_refused(table: FakeBillingTable) -> None:
     plan = {"amount_minor": 1500, "currency": "EUR", "interval": "month", "interval_count": 1}
     send(table, agreement_event("agreement.amended", "agr-ok", 2, effective_date="2026-03-10", plan=plan))
     assert send(table, created("agr-ok")).refused == ()
+
+
+def test_an_event_id_reused_by_another_agreement_is_a_conflict(table: FakeBillingTable) -> None:
+    """Issue 15 item 3: ids are unique per event system-wide, not per agreement."""
+    send(table, agreement_event("agreement.created", "agr-000", 1, "agr-000-v1", start_date="2026-03-01"))
+    reused = agreement_event("agreement.created", "agr-001", 1, "agr-000-v1", start_date="2026-03-01")
+    with pytest.raises(BadInput) as raised:
+        send(table, reused)
+    assert str(raised.value) == "conflict: id: this event id was already received with different content"
+    assert table.inbound_events("agr-001") == []
+    assert "agr-001" not in table.agreements  # not marked due either
+
+
+def test_the_fake_refuses_an_event_id_claimed_with_other_content(table: FakeBillingTable) -> None:
+    table.record_inbound("a", StoredInbound(1, "e", "f1", "{}"), "t", "t")
+    with pytest.raises(EventIdTaken):
+        table.record_inbound("b", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    with pytest.raises(VersionTaken):  # the version is checked first: a re-read decides that one
+        table.record_inbound("a", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    table.record_inbound("c", StoredInbound(1, "e", "f1", "{}"), "t", "t")  # same content: no conflict

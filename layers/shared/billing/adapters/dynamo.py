@@ -9,6 +9,9 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     OUT#<event id>        billing events: the outbox and the event store
     PAY#<document id>     payment state of one invoice
 
+each inbound event id in its own partition `EVENT#<event id>` (sort key `EVENT`): the
+claim of the id (`fingerprint`, `agreement_id`, `version`), written with the event, so that an
+id is taken once system-wide and not once per agreement;
 each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
 shards expected, the shards done (a string set), started_at and completed_at; and
 each numbering series in `SERIES#<series>` (sort key `SERIES`): `seq`, the sequence
@@ -31,6 +34,7 @@ from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
 from billing.ports import (
     BillingView,
+    EventIdTaken,
     Payment,
     RunTally,
     SequenceTaken,
@@ -40,6 +44,7 @@ from billing.ports import (
 )
 
 STATE_SK = "AGREEMENT"
+EVENT_ID_SK = "EVENT"
 RUN_SK = "RUN"
 SERIES_SK = "SERIES"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
@@ -51,6 +56,10 @@ _DES = TypeDeserializer()
 
 def agreement_pk(agreement_id: str) -> str:
     return f"AGR#{agreement_id}"
+
+
+def event_id_pk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
 
 
 def run_pk(run_at: str) -> str:
@@ -107,9 +116,12 @@ class BillingTable:
         return [_inbound(i) for i in items]
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        """Store the event once per version and mark the agreement due, atomically.
+        """Store the event once per version, claim its id and mark the agreement due, atomically.
 
-        Raises VersionTaken if the version is already stored (a duplicate or a conflict).
+        Raises VersionTaken if the version is already stored (a duplicate or a conflict: the caller
+        reads again), else EventIdTaken if the id is claimed with another fingerprint (another
+        agreement's event). The claim accepts its own fingerprint again: two concurrent copies of
+        one event then differ only in the version, which the caller's re-read sees as a duplicate.
         """
         pk = agreement_pk(agreement_id)
         put = {
@@ -125,14 +137,30 @@ class BillingTable:
             ),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
+        claim = {
+            "TableName": self.name,
+            "Item": _item(
+                pk=event_id_pk(stored.event_id),
+                sk=EVENT_ID_SK,
+                fingerprint=stored.fingerprint,
+                agreement_id=agreement_id,
+                version=stored.version,
+            ),
+            "ConditionExpression": "attribute_not_exists(pk) OR fingerprint = :fingerprint",
+            "ExpressionAttributeValues": _item(**{":fingerprint": stored.fingerprint}),
+        }
+        items = [{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}, {"Put": claim}]
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}]
-            )
+            self._ddb.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            failed = [
+                r.get("Code") == "ConditionalCheckFailed"
+                for r in error.response.get("CancellationReasons", [])
+            ]
+            if failed[:1] == [True]:
                 raise VersionTaken(f"{agreement_id} v{stored.version}") from error
+            if failed[2:3] == [True]:
+                raise EventIdTaken(stored.event_id) from error
             raise
 
     def _mark_due(self, pk: str, agreement_id: str, due_at: str) -> dict[str, Any]:

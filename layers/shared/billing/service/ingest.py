@@ -2,7 +2,9 @@
 
 Duplicates (same event, or same content under a new id) change nothing;
 conflicts (same agreement and version, different content) and amendments the
-agreement forbids are bad input (`admit` raises BadInput) for the handler to park.
+agreement forbids are bad input (`admit` raises BadInput) for the handler to park,
+and so is an id another agreement's event took (the store's claim of the id, written
+with the event, refuses it: EventIdTaken).
 
 Events that arrive before their agreement's creation are held (stored) unchecked: there is
 nothing to check them against. The creation's arrival decides them: those it makes invalid
@@ -23,12 +25,13 @@ from billing.domain.agreements import (
     Fold,
     admit,
     fold,
+    id_conflict,
     parse_event,
 )
 from billing.domain.billing_events import iso_instant
 from billing.domain.engine import midnight_utc
 from billing.domain.errors import BadInput
-from billing.ports import AgreementStore, StoredInbound, VersionTaken
+from billing.ports import AgreementStore, EventIdTaken, StoredInbound, VersionTaken
 
 
 class Outcome(StrEnum):
@@ -71,6 +74,9 @@ def ingest(body: str | bytes, table: AgreementStore, now: datetime) -> Ingested:
             )
         except VersionTaken:
             continue
+        except EventIdTaken:
+            # Another agreement's event has this id: `admit` only sees this agreement's events.
+            raise id_conflict() from None
         outcome = Outcome.STALE if stale else Outcome.STORED
         return Ingested(outcome, event, _refused_by(event, folded, stored))
     raise RuntimeError(f"version {event.version} of {event.agreement_id} kept changing")

@@ -46,7 +46,7 @@ from .model import (
     canonical_rate,
 )
 from .parse import parse_event
-from .rules import REFUSED, admit, is_known_timezone, known_timezones
+from .rules import REFUSED, admit, id_conflict, is_known_timezone, known_timezones
 
 __all__ = [
     "AFTER_CANCELLATION",
@@ -77,6 +77,7 @@ __all__ = [
     "admit",
     "canonical_rate",
     "fold",
+    "id_conflict",
     "is_known_timezone",
     "known_timezones",
     "parse_event",
