@@ -7,6 +7,7 @@ one attempt raises StaleState (and writes nothing), a run's shard counted twice
 counts once. `tests/integration` runs the real adapters on moto.
 """
 
+import dataclasses
 import itertools
 import json
 import zlib
@@ -22,6 +23,7 @@ from billing.ports import (
     BillingView,
     EventIdTaken,
     Payment,
+    Rejection,
     RunTally,
     SequenceTaken,
     StaleState,
@@ -65,6 +67,7 @@ class FakeBillingTable:
         self.outbox: dict[str, dict[str, Any]] = {}  # event id -> the stored item, as the adapter reads it
         self.payments: dict[tuple[str, str], tuple[Payment, str | None]] = {}  # -> (payment, due key)
         self.runs: dict[str, _Run] = {}
+        self.rejections: dict[str, Rejection] = {}
         self.commits = 0
 
     # -- AgreementStore ---------------------------------------------------------------
@@ -221,6 +224,31 @@ class FakeBillingTable:
             return False
         run.completed_at = completed_at
         return True
+
+    # -- RejectionLog -----------------------------------------------------------------
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        known = self.rejections.get(key)
+        noted = Rejection(
+            key=key,
+            code=code,
+            reason=reason,
+            event_id=event_id,
+            seen=1 if known is None else known.seen + 1,
+            first_seen=seen_at if known is None else known.first_seen,
+            last_seen=seen_at,
+            parked_at=None if known is None else known.parked_at,
+        )
+        self.rejections[key] = noted
+        return noted
+
+    def mark_parked(self, key: str, parked_at: str) -> None:
+        self.rejections[key] = dataclasses.replace(self.rejections[key], parked_at=parked_at)
+
+    def rejection(self, key: str) -> Rejection | None:
+        return self.rejections.get(key)
 
     # -- for assertions ---------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Each record is one agreement CloudEvent. Valid events are stored once per
 version and mark the agreement due; bad input is parked on the DLQ at once with
-its reason (no retries burnt); anything else fails the record so SQS retries it.
+its reason (no retries burnt), each distinct bad body once (copies are counted in its
+rejection record); anything else fails the record so SQS retries it.
 """
 
 from typing import Any
@@ -25,7 +26,7 @@ def record_handler(record: Record) -> None:
     try:
         result = ingest(record["body"], bootstrap.billing_table(), clock.now())
     except BadInput as error:
-        reject(record, error)
+        reject(record, error, once=True)
         return
     _park_refused(result)
     count(_METRIC[result.outcome])
@@ -49,6 +50,7 @@ def _park_refused(result: Ingested) -> None:
             stored.body,
             {},
             error,
+            once=True,
             event_id=stored.event_id,
             agreement_id=result.event.agreement_id,
             refused_by=result.event.event_id,

@@ -9,6 +9,7 @@ from support import Pipeline, agreement_event
 
 from billing.adapters.dynamo import BillingTable, agreement_pk
 from billing.ports import EventIdTaken, StoredInbound, VersionTaken
+from billing.service.rejections import rejection_key
 from billing_local.preview import parse_scenario, preview
 
 
@@ -152,3 +153,31 @@ def test_the_table_claims_an_event_id_once_system_wide(pipeline: Pipeline) -> No
     table.record_inbound("c", StoredInbound(1, "e", "f1", "{}"), "t", "t")
     assert [s.event_id for s in table.inbound_events("b")] == []
     assert [s.event_id for s in table.inbound_events("c")] == ["e"]
+
+
+def test_copies_of_one_bad_event_are_parked_once_and_counted(pipeline: Pipeline) -> None:
+    """Issue 15 item 7: the DLQ shows each bad event once; its record counts the copies."""
+    bad = agreement_event("agreement.created", "agr-bad", 1, start_date="2026-03-01")
+    bad["data"]["plan"]["currency"] = "XYZ"
+    for _ in range(3):
+        pipeline.publish(bad)
+    pipeline.publish("not json at all")
+    parked = pipeline.messages("AgreementDLQ")
+    assert sorted(json.loads(m["Body"])["id"] for m in parked if m["Body"].startswith("{")) == [bad["id"]]
+    assert len(parked) == 2
+    table = BillingTable(pipeline.cloud.physical_id("BillingTable"), shards=32)
+    [currency] = [m for m in parked if m["Body"].startswith("{")]
+    key = currency["MessageAttributes"]["rejection_key"]["StringValue"]
+    assert key == rejection_key(currency["Body"])
+    record = table.rejection(key)
+    assert record is not None
+    assert (record.event_id, record.code, record.seen) == (bad["id"], "unknown_currency", 3)
+    assert record.parked_at is not None and record.first_seen <= record.last_seen
+
+    # Sent back by a redrive and still refused, it is parked again: never lost, still once.
+    report = pipeline.cloud.invoke("DlqRedriveFunction", {"queue": "agreement", "include_rejected": True})
+    assert report["moved"] == 2
+    pipeline.cloud.drain()
+    assert len(pipeline.messages("AgreementDLQ")) == 2
+    again = table.rejection(key)
+    assert again is not None and again.seen == 4

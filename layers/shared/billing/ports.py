@@ -16,10 +16,12 @@ from billing.domain.engine import Document
 from billing.domain.payments import PaymentGateway
 
 __all__ = [
+    "REDRIVEN_ATTRIBUTE",
     "REJECTION_ATTRIBUTES",
     "AgreementStore",
     "BillingStore",
     "BillingView",
+    "DeadLetterQueue",
     "EventIdTaken",
     "EventStore",
     "Gateway",
@@ -28,6 +30,8 @@ __all__ = [
     "PaymentStore",
     "Publisher",
     "PullQueue",
+    "Rejection",
+    "RejectionLog",
     "RunLedger",
     "RunTally",
     "StaleState",
@@ -37,7 +41,10 @@ __all__ = [
 ]
 
 # Message attributes a consumer adds when it parks bad input on its DLQ (dropped again on a redrive).
-REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason")
+REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason", "rejection_key")
+# Added by a redrive to parked bad input it sends back (the rejection code it had): that copy left
+# the DLQ, so a consumer that parks each bad body once parks it again if it is still refused.
+REDRIVEN_ATTRIBUTE = "redriven_rejection"
 
 Gateway = PaymentGateway  # the payment gateway port is the domain's own
 
@@ -87,6 +94,20 @@ class Payment:
     status: str  # pending | retrying | succeeded | failed
     attempts: int
     first_attempt_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One distinct rejected input (keyed by its body): how often it came, and when it was parked."""
+
+    key: str
+    code: str
+    reason: str
+    event_id: str | None
+    seen: int
+    first_seen: str
+    last_seen: str
+    parked_at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +198,22 @@ class RunLedger(Protocol):
         ...
 
 
-class BillingStore(AgreementStore, PaymentStore, EventStore, RunLedger, Protocol):
+class RejectionLog(Protocol):
+    """The record of each distinct rejected input, so that it is parked (and found) once."""
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        """Count one more delivery of rejected input `key` (the first creates the record): one
+        atomic update, so concurrent copies are all counted. Returns the record after it."""
+        ...
+
+    def mark_parked(self, key: str, parked_at: str) -> None: ...
+
+    def rejection(self, key: str) -> Rejection | None: ...
+
+
+class BillingStore(AgreementStore, PaymentStore, EventStore, RunLedger, RejectionLog, Protocol):
     """Everything BillingTable holds."""
 
 
@@ -220,6 +256,12 @@ class PullQueue(Protocol):
 
     def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
         """Send one message with SQS-shaped attributes (kept as they are: data types, binary values)."""
+        ...
+
+
+class DeadLetterQueue(Protocol):
+    def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
+        """Put rejected input on this queue at once, with `rejection_code` and `rejection_reason`."""
         ...
 
 

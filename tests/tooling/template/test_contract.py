@@ -53,7 +53,7 @@ GLOBAL_ENV = {
 }
 METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
-    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "MessagesRedriven",
+    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "RejectionsRepeated", "MessagesRedriven",
     "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue", "DocumentPagesRendered",
 }  # fmt: skip
 

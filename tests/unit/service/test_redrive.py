@@ -5,6 +5,7 @@ from typing import Any
 
 from fakes import FakeQueue
 
+from billing.ports import REDRIVEN_ATTRIBUTE
 from billing.service.redrive import Redrive, RedriveRequest, message_type
 
 NOW_MS = 1_800_000_000_000
@@ -62,7 +63,7 @@ def test_parked_bad_input_stays_unless_asked_and_loses_its_reason_when_moved() -
     assert Redrive(dlq, source).run(RedriveRequest(), NOW_MS).moved == 0
     assert Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS).moved == 1
     [moved] = source.visible.values()
-    assert set(moved["MessageAttributes"]) == {"type"}
+    assert set(moved["MessageAttributes"]) == {"type", REDRIVEN_ATTRIBUTE}
 
 
 def test_the_type_comes_from_the_attribute_or_the_body() -> None:
@@ -116,3 +117,14 @@ def test_the_redrive_stops_when_the_invocation_runs_out_of_time() -> None:
     budget = iter([True])
     report = Redrive(dlq, FakeQueue()).run(RedriveRequest(), NOW_MS, lambda: next(budget, False))
     assert report.moved == 10 and len(dlq.visible) == 20
+
+
+def test_parked_bad_input_sent_back_is_marked_as_redriven() -> None:
+    """The consumer parks each bad body once; the mark tells it this copy left the DLQ."""
+    dlq, source = (
+        dlq_with(("bad", {"rejection_code": "c", "rejection_reason": "r", "rejection_key": "k"})),
+        FakeQueue(),
+    )
+    assert Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS).moved == 1
+    [moved] = source.visible.values()
+    assert moved["MessageAttributes"] == {REDRIVEN_ATTRIBUTE: {"DataType": "String", "StringValue": "c"}}

@@ -12,6 +12,8 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
 each inbound event id in its own partition `EVENT#<event id>` (sort key `EVENT`): the
 claim of the id (`fingerprint`, `agreement_id`, `version`), written with the event, so that an
 id is taken once system-wide and not once per agreement;
+each distinct rejected input in `REJ#<sha-256 of the body>` (sort key `REJECTION`): code,
+reason, event id, how often it came (`seen`), first_seen, last_seen, parked_at;
 each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
 shards expected, the shards done (a string set), started_at and completed_at; and
 each numbering series in `SERIES#<series>` (sort key `SERIES`): `seq`, the sequence
@@ -36,6 +38,7 @@ from billing.ports import (
     BillingView,
     EventIdTaken,
     Payment,
+    Rejection,
     RunTally,
     SequenceTaken,
     StaleState,
@@ -45,6 +48,7 @@ from billing.ports import (
 
 STATE_SK = "AGREEMENT"
 EVENT_ID_SK = "EVENT"
+REJECTION_SK = "REJECTION"
 RUN_SK = "RUN"
 SERIES_SK = "SERIES"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
@@ -60,6 +64,10 @@ def agreement_pk(agreement_id: str) -> str:
 
 def event_id_pk(event_id: str) -> str:
     return f"EVENT#{event_id}"
+
+
+def rejection_pk(key: str) -> str:
+    return f"REJ#{key}"
 
 
 def run_pk(run_at: str) -> str:
@@ -470,6 +478,43 @@ class BillingTable:
             raise
         return True
 
+    # -- rejected input ----------------------------------------------------------
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        """Count one delivery of rejected input in one update (ADD: concurrent copies all count)."""
+        sets = (
+            "first_seen = if_not_exists(first_seen, :at), last_seen = :at, #code = :code, #reason = :reason"
+        )
+        values: dict[str, Any] = {":at": seen_at, ":code": code, ":reason": reason, ":one": 1}
+        if event_id is not None:
+            sets += ", event_id = :event_id"
+            values[":event_id"] = event_id
+        response = self._ddb.update_item(
+            TableName=self.name,
+            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            UpdateExpression=f"SET {sets} ADD seen :one",
+            ExpressionAttributeNames={"#code": "code", "#reason": "reason"},
+            ExpressionAttributeValues=_item(**values),
+            ReturnValues="ALL_NEW",
+        )
+        return _rejection(key, _plain(response["Attributes"]))
+
+    def mark_parked(self, key: str, parked_at: str) -> None:
+        self._ddb.update_item(
+            TableName=self.name,
+            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            UpdateExpression="SET parked_at = :at",
+            ExpressionAttributeValues=_item(**{":at": parked_at}),
+        )
+
+    def rejection(self, key: str) -> Rejection | None:
+        item = self._ddb.get_item(
+            TableName=self.name, Key=_item(pk=rejection_pk(key), sk=REJECTION_SK), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else _rejection(key, _plain(item))
+
     # -- plumbing ----------------------------------------------------------------
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
@@ -502,4 +547,17 @@ def _inbound(item: dict[str, Any]) -> StoredInbound:
         event_id=item["event_id"],
         fingerprint=item["fingerprint"],
         body=item["body"],
+    )
+
+
+def _rejection(key: str, item: dict[str, Any]) -> Rejection:
+    return Rejection(
+        key=key,
+        code=item["code"],
+        reason=item["reason"],
+        event_id=item.get("event_id"),
+        seen=int(item["seen"]),
+        first_seen=item["first_seen"],
+        last_seen=item["last_seen"],
+        parked_at=item.get("parked_at"),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from billing.ports import REJECTION_ATTRIBUTES
+from billing.ports import REDRIVEN_ATTRIBUTE
 
 
 def sns_attributes(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -91,7 +91,9 @@ class Queue:
 
     def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
         """Put rejected input on this (dead-letter) queue at once, with its reason attached."""
-        attrs = {k: v for k, v in attributes.items() if k not in REJECTION_ATTRIBUTES}
+        # A redriven message's own marks go; `rejection_key`, when given, is the caller's (park once).
+        replaced = {"rejection_code", "rejection_reason", REDRIVEN_ATTRIBUTE}
+        attrs = {k: v for k, v in attributes.items() if k not in replaced}
         attrs |= {"rejection_code": code, "rejection_reason": reason[:1024]}
         self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=sns_attributes(attrs))
 

@@ -8,7 +8,9 @@ Bodies and attributes are preserved.
 Bad input parked with a rejection reason is left alone unless asked for
 (`include_rejected`): sent back unchanged it would only be rejected again. It is
 for after a fix that makes it acceptable (a new currency, a code change); the
-rejection attributes are then dropped.
+rejection attributes are then dropped, and `redriven_rejection` (the old code) added: a
+consumer that parks each bad body once (the projector) parks this copy again if it is
+still refused.
 """
 
 import json
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing.ports import REJECTION_ATTRIBUTES, PullQueue
+from billing.ports import REDRIVEN_ATTRIBUTE, REJECTION_ATTRIBUTES, PullQueue
 
 _RECEIVE_VISIBILITY = 60
 LONG_POLL_SECONDS = 5  # each receive waits this long for a message (long polling asks every SQS server)
@@ -134,6 +136,9 @@ class Redrive:
             for k, v in message.get("MessageAttributes", {}).items()
             if k not in REJECTION_ATTRIBUTES
         }
+        code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
+        if code is not None:  # the consumer parks a body once: this copy has left the DLQ
+            attributes[REDRIVEN_ATTRIBUTE] = {"DataType": "String", "StringValue": str(code)}
         self.source.send_message(message["Body"], attributes)
         self.dlq.delete([message["ReceiptHandle"]])
 
