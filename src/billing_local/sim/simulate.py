@@ -29,6 +29,7 @@ from billing_local.sim.stack import (
     read_documents,
     read_parked,
     read_payments,
+    read_rejections,
     schedule_id,
 )
 from billing_local.stack import local_cloud
@@ -134,6 +135,7 @@ class Simulation:
         return {
             "documents": [d.to_json() for d in documents],
             "parked": read_parked(cloud.physical_id("AgreementDLQ")),
+            "rejections": read_rejections(cloud.physical_id("BillingTable")),
             "payments": read_payments(
                 cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")
             ),

@@ -53,8 +53,9 @@ GLOBAL_ENV = {
 }
 METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
-    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "RejectionsRepeated", "MessagesRedriven",
-    "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue", "DocumentPagesRendered",
+    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "RejectionsRepeated",
+    "MessagesRedriven", "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue",
+    "DocumentPagesRendered",
 }  # fmt: skip
 
 
