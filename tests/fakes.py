@@ -7,6 +7,7 @@ one attempt raises StaleState (and writes nothing), a run's shard counted twice
 counts once. `tests/integration` runs the real adapters on moto.
 """
 
+import dataclasses
 import itertools
 import json
 import zlib
@@ -21,7 +22,9 @@ from billing.domain.payments import ChargeRequest, ChargeResult, ChargeStatus, R
 from billing.domain.settlement import CreditAccount, Refund, with_refund
 from billing.ports import (
     BillingView,
+    EventIdTaken,
     Payment,
+    Rejection,
     RunTally,
     SequenceTaken,
     SettlementAccount,
@@ -63,11 +66,13 @@ class FakeBillingTable:
     def __init__(self, shards: int = 4) -> None:
         self.shards = shards
         self.agreements: dict[str, _Agreement] = {}
+        self.event_ids: dict[str, str] = {}  # inbound event id -> fingerprint (the id's claim)
         self.series: dict[str, int] = {}  # series -> sequence of its last committed document
         self.outbox: dict[str, dict[str, Any]] = {}  # event id -> the stored item, as the adapter reads it
         self.payments: dict[tuple[str, str], tuple[Payment, str | None]] = {}  # -> (payment, due key)
         self.runs: dict[str, _Run] = {}
         self.accounts: dict[str, SettlementAccount] = {}
+        self.rejections: dict[str, Rejection] = {}
         self.commits = 0
 
     # -- AgreementStore ---------------------------------------------------------------
@@ -77,9 +82,13 @@ class FakeBillingTable:
         return [agreement.inbound[v] for v in sorted(agreement.inbound)]
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        agreement = self.agreements.setdefault(agreement_id, _Agreement())
+        agreement = self.agreements.get(agreement_id, _Agreement())
         if stored.version in agreement.inbound:
             raise VersionTaken(f"{agreement_id} v{stored.version}")
+        if self.event_ids.get(stored.event_id, stored.fingerprint) != stored.fingerprint:
+            raise EventIdTaken(stored.event_id)
+        self.agreements[agreement_id] = agreement
+        self.event_ids[stored.event_id] = stored.fingerprint
         agreement.inbound[stored.version] = stored
         agreement.rev += 1
         agreement.due = f"{due_at}#{STATE}"
@@ -258,6 +267,31 @@ class FakeBillingTable:
             return False
         run.completed_at = completed_at
         return True
+
+    # -- RejectionLog -----------------------------------------------------------------
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        known = self.rejections.get(key)
+        noted = Rejection(
+            key=key,
+            code=code,
+            reason=reason,
+            event_id=event_id,
+            seen=1 if known is None else known.seen + 1,
+            first_seen=seen_at if known is None else known.first_seen,
+            last_seen=seen_at,
+            parked_at=None if known is None else known.parked_at,
+        )
+        self.rejections[key] = noted
+        return noted
+
+    def mark_parked(self, key: str, parked_at: str) -> None:
+        self.rejections[key] = dataclasses.replace(self.rejections[key], parked_at=parked_at)
+
+    def rejection(self, key: str) -> Rejection | None:
+        return self.rejections.get(key)
 
     # -- for assertions ---------------------------------------------------------------
 

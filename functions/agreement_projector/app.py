@@ -2,7 +2,8 @@
 
 Each record is one agreement CloudEvent. Valid events are stored once per
 version and mark the agreement due; bad input is parked on the DLQ at once with
-its reason (no retries burnt); anything else fails the record so SQS retries it (the rule:
+its reason (no retries burnt), each distinct bad body once (copies are counted in its
+rejection record); anything else fails the record so SQS retries it (the rule:
 `billing.domain.errors.input_fault`, applied by `process_sqs_batch`).
 """
 
@@ -10,9 +11,10 @@ from typing import Any
 
 from billing import bootstrap, clock
 from billing.batch import Record, process_sqs_batch
+from billing.domain.errors import BadInput
 from billing.observability import count, logger, metrics
-from billing.rejections import reject
-from billing.service.ingest import Outcome, ingest
+from billing.rejections import park, reject
+from billing.service.ingest import Ingested, Outcome, ingest
 
 _METRIC = {
     Outcome.STORED: "AgreementEventsStored",
@@ -23,6 +25,7 @@ _METRIC = {
 
 def record_handler(record: Record) -> None:
     result = ingest(record["body"], bootstrap.billing_table(), clock.now())  # bad input: BadInput, parked
+    _park_refused(result)
     count(_METRIC[result.outcome])
     logger.info(
         "agreement event " + result.outcome.value,
@@ -35,7 +38,27 @@ def record_handler(record: Record) -> None:
     )
 
 
+def _reject_once(record: Record, error: BadInput) -> None:
+    reject(record, error, once=True)  # each distinct bad body parked once, its copies counted
+
+
+def _park_refused(result: Ingested) -> None:
+    """Held events the creation made invalid: parked like bad input delivered now (the body as
+    received; its message attributes were not kept). Before the creation is counted as stored, so
+    a failure here retries the creation, which names them again."""
+    for stored, error in result.refused:
+        park(
+            stored.body,
+            {},
+            error,
+            once=True,
+            event_id=stored.event_id,
+            agreement_id=result.event.agreement_id,
+            refused_by=result.event.event_id,
+        )
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_sqs_batch(event, record_handler, park=reject)
+    return process_sqs_batch(event, record_handler, park=_reject_once)

@@ -25,7 +25,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from billing.domain.agreements import MAX_DATE, MIN_DATE, AgreementEvent, Fold, admit, fold, parse_event
+from billing.domain.agreements import (
+    MAX_DATE,
+    MIN_DATE,
+    REFUSED,
+    AgreementEvent,
+    Fold,
+    admit,
+    fold,
+    id_conflict,
+    parse_event,
+)
 from billing.domain.engine import Document, bill_and_next, clear_cache, local_date, midnight_utc
 from billing.domain.errors import BadInput, input_fault
 from billing.domain.numbering import DEFAULT_SERIES_COUNT, series_for
@@ -46,8 +56,6 @@ __all__ = [
 ]
 
 DEFAULT_RUN_AT = time(0, 5, tzinfo=UTC)
-# Ignored reasons (Fold.ignored codes) that are bad input, hence reported as rejected.
-_REJECTED_CODES = frozenset({"conflict", "plan_change_not_allowed"})
 
 
 class ScenarioError(Exception):
@@ -227,6 +235,7 @@ class _Preview:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.agreements: dict[str, _Agreement] = {}
+        self.event_ids: dict[str, str] = {}  # accepted event id -> fingerprint, system-wide (as the store)
         self.rejected: list[dict[str, Any]] = []
         self.heap: list[tuple[datetime, int, str]] = []
         self.pushes = 0
@@ -267,6 +276,9 @@ class _Preview:
             self.reject(event.event_id, delivery.on, _bad_input(exc))
             return
         if verdict == "duplicate":
+            return
+        if self.event_ids.setdefault(event.event_id, event.fingerprint) != event.fingerprint:
+            self.reject(event.event_id, delivery.on, id_conflict())  # another agreement's id
             return
         agreement.events.append(event)
         agreement.delivered_on[event.event_id] = delivery.on
@@ -312,9 +324,11 @@ class _Preview:
         # but a bad one is still rejected.
         for delivery in order[pending:]:
             self.ingest(delivery)
+        # Events held before their creation and refused by it (the projector parks them when the
+        # creation arrives: the same rule, REFUSED, the same reasons).
         for agreement in self.agreements.values():
             for event, exc in agreement.state_fold().ignored:
-                if exc.code in _REJECTED_CODES:
+                if exc.code in REFUSED:
                     self.reject(event.event_id, agreement.delivered_on[event.event_id], exc)
 
         docs = sorted(

@@ -29,6 +29,9 @@ def test_chaos_keeps_every_invariant(path: Path, seed: int) -> None:
     result = Simulation(load_scenario(path), template=ROOT / "template.yaml", chaos_seed=seed).run()
     assert result["invariants"]["all_hold"], result["invariants"]
     assert sum(result["chaos"]["faults"].values()) > 0
+    # Issue 15 item 7: one rejection record per distinct bad event, however often it was delivered.
+    records = [(r["event_id"], r["code"]) for r in result["rejections"]]
+    assert sorted(records, key=str) == sorted({(p["event_id"], p["code"]) for p in result["parked"]}, key=str)
 
 
 @pytest.mark.parametrize("seed", [11, 12])

@@ -340,3 +340,41 @@ def test_preview_rejects_what_the_pipeline_parks_by_the_same_rule(monkeypatch: p
         ("poison", "invalid_json: not Unicode text")
     ]
     assert result["documents"] == expected
+
+
+def _created(event_id: str, agreement_id: str) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "urn:example:purchases",
+        "type": "agreement.created",
+        "data": {
+            "agreement_id": agreement_id,
+            "customer_id": "cus-1",
+            "version": 1,
+            "start_date": "2026-03-01",
+            "plan": {"amount_minor": 1000, "currency": "EUR", "interval": "month", "interval_count": 1},
+            "payment_method": "pm_ok",
+        },
+    }
+
+
+def test_an_event_id_reused_by_another_agreement_is_rejected_as_a_conflict():
+    """Issue 15 item 3: the id check is global, as in the pipeline; the first one accepted wins."""
+    result = run(
+        {
+            "runs": {"from": "2026-03-01", "through": "2026-03-01"},
+            "deliveries": [
+                {"on": "2026-03-01", "event": _created("agr-000-v1", "agr-000")},
+                {"on": "2026-03-01", "event": _created("agr-000-v1", "agr-001")},
+            ],
+        }
+    )
+    assert [d["agreement_id"] for d in result["documents"]] == ["agr-000"]
+    assert result["rejected"] == [
+        {
+            "event_id": "agr-000-v1",
+            "on": "2026-03-01",
+            "reason": "conflict: id: this event id was already received with different content",
+        }
+    ]

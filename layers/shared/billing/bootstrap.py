@@ -16,7 +16,15 @@ from billing import config
 from billing.adapters.dynamo import BillingTable
 from billing.adapters.messaging import Queue, Topic
 from billing.adapters.objects import Bucket
-from billing.ports import BillingStore, Gateway, ObjectStore, Publisher, PullQueue, WorkQueue
+from billing.ports import (
+    BillingStore,
+    DeadLetterQueue,
+    Gateway,
+    ObjectStore,
+    Publisher,
+    PullQueue,
+    WorkQueue,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +35,8 @@ class Overrides:
     queues: dict[str, Callable[[], "SqsQueue"]] = field(default_factory=dict)  # by environment variable
 
 
-class SqsQueue(WorkQueue, PullQueue, Protocol):
+class SqsQueue(WorkQueue, PullQueue, DeadLetterQueue, Protocol):
     """What a handler gets from `queue`: a queue it sends to, receives from, and parks bad input on."""
-
-    def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None: ...
 
 
 _overrides = Overrides()

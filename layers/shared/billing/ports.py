@@ -17,10 +17,13 @@ from billing.domain.payments import PaymentGateway
 from billing.domain.settlement import CreditAccount, Refund
 
 __all__ = [
+    "REDRIVEN_ATTRIBUTE",
     "REJECTION_ATTRIBUTES",
     "AgreementStore",
     "BillingStore",
     "BillingView",
+    "DeadLetterQueue",
+    "EventIdTaken",
     "EventStore",
     "Gateway",
     "ObjectStore",
@@ -29,6 +32,8 @@ __all__ = [
     "PaymentStore",
     "Publisher",
     "PullQueue",
+    "Rejection",
+    "RejectionLog",
     "RunLedger",
     "RunTally",
     "SettlementAccount",
@@ -41,7 +46,10 @@ __all__ = [
 ]
 
 # Message attributes a consumer adds when it parks bad input on its DLQ (dropped again on a redrive).
-REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason")
+REJECTION_ATTRIBUTES = ("rejection_code", "rejection_reason", "rejection_key")
+# Added by a redrive to parked bad input it sends back (the rejection code it had): that copy left
+# the DLQ, so a consumer that parks each bad body once parks it again if it is still refused.
+REDRIVEN_ATTRIBUTE = "redriven_rejection"
 
 Gateway = PaymentGateway  # the payment gateway port is the domain's own
 
@@ -56,6 +64,10 @@ class SequenceTaken(StaleState):
 
 class VersionTaken(Exception):
     """An inbound event with this agreement and version is already stored."""
+
+
+class EventIdTaken(Exception):
+    """An inbound event with this id and other content is already stored (for any agreement)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,20 @@ class SettlementView:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """One distinct rejected input (keyed by its body): how often it came, and when it was parked."""
+
+    key: str
+    code: str
+    reason: str
+    event_id: str | None
+    seen: int
+    first_seen: str
+    last_seen: str
+    parked_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RunTally:
     """The progress of one daily run after a shard was counted."""
 
@@ -133,8 +159,9 @@ class AgreementStore(Protocol):
     def inbound_events(self, agreement_id: str) -> list[StoredInbound]: ...
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        """Store the event once per version and mark the agreement due, atomically (VersionTaken if the
-        version is stored already)."""
+        """Store the event once per version, claim its id system-wide and mark the agreement due,
+        atomically: VersionTaken if the version is stored already (checked first), EventIdTaken if
+        the id is claimed by other content (another agreement's event)."""
         ...
 
     def billing_view(self, agreement_id: str) -> BillingView: ...
@@ -229,7 +256,24 @@ class RunLedger(Protocol):
         ...
 
 
-class BillingStore(AgreementStore, PaymentStore, SettlementStore, EventStore, RunLedger, Protocol):
+class RejectionLog(Protocol):
+    """The record of each distinct rejected input, so that it is parked (and found) once."""
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        """Count one more delivery of rejected input `key` (the first creates the record): one
+        atomic update, so concurrent copies are all counted. Returns the record after it."""
+        ...
+
+    def mark_parked(self, key: str, parked_at: str) -> None: ...
+
+    def rejection(self, key: str) -> Rejection | None: ...
+
+
+class BillingStore(
+    AgreementStore, PaymentStore, SettlementStore, EventStore, RunLedger, RejectionLog, Protocol
+):
     """Everything BillingTable holds."""
 
 
@@ -273,6 +317,12 @@ class PullQueue(Protocol):
 
     def send_message(self, body: str, message_attributes: dict[str, dict[str, Any]]) -> None:
         """Send one message with SQS-shaped attributes (kept as they are: data types, binary values)."""
+        ...
+
+
+class DeadLetterQueue(Protocol):
+    def park(self, body: str, attributes: dict[str, str], code: str, reason: str) -> None:
+        """Put rejected input on this queue at once, with `rejection_code` and `rejection_reason`."""
         ...
 
 

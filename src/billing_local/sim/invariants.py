@@ -158,4 +158,17 @@ def nothing_left(result: dict[str, Any], expected: dict[str, Any]) -> dict[str, 
         "only_bad_input_parked": parked <= rejected and {i for i, _ in rejected - parked} <= refused,
         "only_bad_input_refused": refused <= {i for i, _ in rejected},
         "every_queue_and_dlq_empty": not any(left.values()),
+    } | rejections_recorded_once(result)
+
+
+def rejections_recorded_once(result: dict[str, Any]) -> dict[str, Any]:
+    """Each distinct bad body has one rejection record, and every parked message names one. A second
+    DLQ copy of a body (a crash between parking it and recording that) is counted, not a failure:
+    it names the same record, and an operator groups by it."""
+    keys = [p["key"] for p in result["parked"]]
+    records = {r["key"] for r in result.get("rejections", [])}
+    return {
+        "one_rejection_record_per_bad_body": None not in keys and set(keys) == records,
+        "rejection_records": len(records),
+        "parked_copies": len(keys) - len(set(keys)),
     }

@@ -84,6 +84,7 @@ def summary_rows(scenario: Scenario, result: dict[str, Any]) -> list[tuple[str, 
     rows.append(("charges taken by the gateway", sum(p["charges"] for p in result["payments"])))
     rows.append(("bad input parked", len(result.get("parked", []))))
     rows.append(("publishes refused by SNS (upstream saw the error)", len(result.get("refused", []))))
+    rows.append(("distinct bad inputs (rejection records)", len(result.get("rejections", []))))
     if "chaos" in result:
         rows.append(("faults injected", sum(result["chaos"]["faults"].values())))
         rows.append(("messages redriven", result["chaos"]["recovery"].get("redriven", 0)))

@@ -33,6 +33,7 @@ from billing_local.sim.stack import (
     read_documents,
     read_money,
     read_parked,
+    read_rejections,
     schedule_id,
 )
 from billing_local.stack import local_cloud
@@ -166,6 +167,7 @@ class Simulation:
             "documents": [d.to_json() for d in documents],
             "parked": read_parked(cloud.physical_id("AgreementDLQ")),
             **read_money(cloud.physical_id("BillingTable"), cloud.physical_id("SandboxLedgerTable")),
+            "rejections": read_rejections(cloud.physical_id("BillingTable")),
             "queues": cloud.queue_depths(),
             "refused": list(self.refused),
         }

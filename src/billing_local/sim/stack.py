@@ -71,7 +71,8 @@ def peek(queue_url: str) -> list[dict[str, Any]]:
 
 
 def read_parked(dlq_url: str) -> list[dict[str, Any]]:
-    """Bad input the projector parked: event id (None if the body is not an event) and rejection code."""
+    """Bad input the projector parked: event id (None if the body is not an event), rejection code and
+    the key of its rejection record."""
     parked = []
     for message in peek(dlq_url):
         try:
@@ -79,9 +80,26 @@ def read_parked(dlq_url: str) -> list[dict[str, Any]]:
             event_id = body.get("id") if isinstance(body, dict) else None
         except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             event_id = None
-        code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
-        parked.append({"event_id": event_id, "code": code})
-    return sorted(parked, key=lambda p: (str(p["event_id"]), str(p["code"])))
+        attributes = message.get("MessageAttributes", {})
+        code = attributes.get("rejection_code", {}).get("StringValue")
+        key = attributes.get("rejection_key", {}).get("StringValue")
+        parked.append({"event_id": event_id, "code": code, "key": key})
+    return sorted(parked, key=lambda p: (str(p["event_id"]), str(p["code"]), str(p["key"])))
+
+
+def read_rejections(table: str) -> list[dict[str, Any]]:
+    """The rejection records (one per distinct rejected body): key, event id, code, copies seen."""
+    records = [
+        {
+            "key": i["pk"].removeprefix("REJ#"),
+            "event_id": i.get("event_id"),
+            "code": i["code"],
+            "seen": int(i["seen"]),
+        }
+        for i in _scan(table)
+        if i["pk"].startswith("REJ#")
+    ]
+    return sorted(records, key=lambda r: (str(r["event_id"]), r["code"], r["key"]))
 
 
 def read_documents(table: str) -> list[Document]:

@@ -54,9 +54,9 @@ GLOBAL_ENV = {
 }
 METRICS = {
     "InvoicesIssued", "CreditNotesIssued", "InvoicedAmountMinor", "PaymentsSucceeded", "PaymentsFailed",
-    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "MessagesRedriven",
-    "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue", "DocumentPagesRendered",
-    "RefundsSucceeded", "RefundsFailed",
+    "PaymentsRetried", "DuplicateEventsIgnored", "StaleEventsIgnored", "EventsRejected", "RejectionsRepeated",
+    "MessagesRedriven", "EventsReplayed", "DailyRunHeartbeat", "DailyRunDurationMs", "AgreementsDue",
+    "DocumentPagesRendered", "RefundsSucceeded", "RefundsFailed",
 }  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from fakes import FakeBillingTable
 from service_builders import NOW, agreement_event, created, send
 
 from billing.domain.errors import BadInput
-from billing.ports import StoredInbound, VersionTaken
+from billing.ports import EventIdTaken, StoredInbound, VersionTaken
 from billing.service.ingest import Outcome, ingest
 
 
@@ -94,3 +94,64 @@ def test_the_fake_refuses_a_version_twice(table: FakeBillingTable) -> None:
     table.record_inbound("a", stored, "t", "t")
     with pytest.raises(VersionTaken):
         table.record_inbound("a", stored, "t", "t")
+
+
+USD_PLAN = {"amount_minor": 2000, "currency": "USD", "interval": "month", "interval_count": 1}
+
+
+def test_a_creation_refuses_the_held_amendment_it_forbids(table: FakeBillingTable) -> None:
+    """An amendment that changes the currency, delivered before its creation, is held (stored): the
+    creation makes it invalid, and ingest hands it back to be rejected like any other bad input."""
+    held = agreement_event("agreement.amended", "agr-held", 2, effective_date="2026-03-10", plan=USD_PLAN)
+    assert send(table, held).outcome is Outcome.STORED  # nothing to check it against yet
+    result = send(table, created("agr-held"))
+    assert result.outcome is Outcome.STORED
+    [(stored, error)] = result.refused
+    assert json.loads(stored.body) == held
+    assert error.code == "plan_change_not_allowed"
+    assert str(error).startswith("plan_change_not_allowed: data.plan.currency: ")
+
+
+def test_a_redelivered_creation_refuses_the_held_events_again(table: FakeBillingTable) -> None:
+    """A crash after storing the creation but before parking what it refused: the retry parks them."""
+    held = agreement_event("agreement.amended", "agr-held", 2, effective_date="2026-03-10", plan=USD_PLAN)
+    send(table, held)
+    send(table, created("agr-held"))
+    again = send(table, created("agr-held"))
+    assert again.outcome is Outcome.DUPLICATE
+    assert [error.code for _, error in again.refused] == ["plan_change_not_allowed"]
+
+
+def test_a_copy_of_a_refused_held_event_is_rejected_not_a_silent_duplicate(table: FakeBillingTable) -> None:
+    held = agreement_event("agreement.amended", "agr-held", 2, effective_date="2026-03-10", plan=USD_PLAN)
+    send(table, held)
+    send(table, created("agr-held"))
+    with pytest.raises(BadInput) as raised:
+        send(table, held)  # a redelivery, or a redrive of the parked copy
+    assert raised.value.code == "plan_change_not_allowed"
+
+
+def test_a_valid_held_amendment_is_not_refused(table: FakeBillingTable) -> None:
+    plan = {"amount_minor": 1500, "currency": "EUR", "interval": "month", "interval_count": 1}
+    send(table, agreement_event("agreement.amended", "agr-ok", 2, effective_date="2026-03-10", plan=plan))
+    assert send(table, created("agr-ok")).refused == ()
+
+
+def test_an_event_id_reused_by_another_agreement_is_a_conflict(table: FakeBillingTable) -> None:
+    """Issue 15 item 3: ids are unique per event system-wide, not per agreement."""
+    send(table, agreement_event("agreement.created", "agr-000", 1, "agr-000-v1", start_date="2026-03-01"))
+    reused = agreement_event("agreement.created", "agr-001", 1, "agr-000-v1", start_date="2026-03-01")
+    with pytest.raises(BadInput) as raised:
+        send(table, reused)
+    assert str(raised.value) == "conflict: id: this event id was already received with different content"
+    assert table.inbound_events("agr-001") == []
+    assert "agr-001" not in table.agreements  # not marked due either
+
+
+def test_the_fake_refuses_an_event_id_claimed_with_other_content(table: FakeBillingTable) -> None:
+    table.record_inbound("a", StoredInbound(1, "e", "f1", "{}"), "t", "t")
+    with pytest.raises(EventIdTaken):
+        table.record_inbound("b", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    with pytest.raises(VersionTaken):  # the version is checked first: a re-read decides that one
+        table.record_inbound("a", StoredInbound(1, "e", "f2", "{}"), "t", "t")
+    table.record_inbound("c", StoredInbound(1, "e", "f1", "{}"), "t", "t")  # same content: no conflict

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fakes import FakeQueue
 
+from billing.ports import REDRIVEN_ATTRIBUTE
 from billing.service.redrive import Redrive, RedriveInterrupted, RedriveRequest, message_type
 
 NOW_MS = 1_800_000_000_000
@@ -65,7 +66,7 @@ def test_parked_bad_input_stays_unless_asked_and_loses_its_reason_when_moved() -
     sent = Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS)
     assert (sent.moved, sent.rejected_skipped, sent.rejected) == (1, 0, {"c": 1})  # reported, never silent
     [moved] = source.visible.values()
-    assert set(moved["MessageAttributes"]) == {"type"}
+    assert set(moved["MessageAttributes"]) == {"type", REDRIVEN_ATTRIBUTE}
 
 
 def test_the_type_comes_from_the_attribute_or_the_body() -> None:
@@ -171,3 +172,14 @@ def test_a_dry_run_releases_what_it_held_in_one_call() -> None:
     report = Redrive(dlq, FakeQueue(), wait_seconds=0).run(RedriveRequest(dry_run=True), NOW_MS)
     assert report.matched == 25 and len(dlq.visible) == 25
     assert dlq.releases == [25]
+
+
+def test_parked_bad_input_sent_back_is_marked_as_redriven() -> None:
+    """The consumer parks each bad body once; the mark tells it this copy left the DLQ."""
+    dlq, source = (
+        dlq_with(("bad", {"rejection_code": "c", "rejection_reason": "r", "rejection_key": "k"})),
+        FakeQueue(),
+    )
+    assert Redrive(dlq, source).run(RedriveRequest(include_rejected=True), NOW_MS).moved == 1
+    [moved] = source.visible.values()
+    assert moved["MessageAttributes"] == {REDRIVEN_ATTRIBUTE: {"DataType": "String", "StringValue": "c"}}

@@ -10,6 +10,11 @@ chosen so the generator reads all it needs with one Query (`sk < "EVT$"`):
     PAY!SETTLEMENT        a closed agreement's settlement: owed, closure, refunds (sorts before PAY#)
     PAY#<document id>     payment state of one invoice; once final, also its outcome event
 
+each inbound event id in its own partition `EVENT#<event id>` (sort key `EVENT`): the
+claim of the id (`fingerprint`, `agreement_id`, `version`), written with the event, so that an
+id is taken once system-wide and not once per agreement;
+each distinct rejected input in `REJ#<sha-256 of the body>` (sort key `REJECTION`): code,
+reason, event id, how often it came (`seen`), first_seen, last_seen, parked_at;
 each daily run in its own partition `RUN#<run instant>` (sort key `RUN`): the
 shards expected, the shards done (a string set), started_at and completed_at; and
 each numbering series in `SERIES#<series>` (sort key `SERIES`): `seq`, the sequence
@@ -33,7 +38,9 @@ from billing.domain.engine import Document
 from billing.domain.settlement import CreditAccount, Refund, with_refund
 from billing.ports import (
     BillingView,
+    EventIdTaken,
     Payment,
+    Rejection,
     RunTally,
     SequenceTaken,
     SettlementAccount,
@@ -45,6 +52,8 @@ from billing.ports import (
 
 STATE_SK = "AGREEMENT"
 SETTLEMENT_SK = "PAY!SETTLEMENT"
+EVENT_ID_SK = "EVENT"
+REJECTION_SK = "REJECTION"
 RUN_SK = "RUN"
 SERIES_SK = "SERIES"
 # EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
@@ -56,6 +65,14 @@ _DES = TypeDeserializer()
 
 def agreement_pk(agreement_id: str) -> str:
     return f"AGR#{agreement_id}"
+
+
+def event_id_pk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+def rejection_pk(key: str) -> str:
+    return f"REJ#{key}"
 
 
 def run_pk(run_at: str) -> str:
@@ -282,9 +299,12 @@ class BillingTable(_PaymentRecords):
         return [_inbound(i) for i in items]
 
     def record_inbound(self, agreement_id: str, stored: StoredInbound, received_at: str, due_at: str) -> None:
-        """Store the event once per version and mark the agreement due, atomically.
+        """Store the event once per version, claim its id and mark the agreement due, atomically.
 
-        Raises VersionTaken if the version is already stored (a duplicate or a conflict).
+        Raises VersionTaken if the version is already stored (a duplicate or a conflict: the caller
+        reads again), else EventIdTaken if the id is claimed with another fingerprint (another
+        agreement's event). The claim accepts its own fingerprint again: two concurrent copies of
+        one event then differ only in the version, which the caller's re-read sees as a duplicate.
         """
         pk = agreement_pk(agreement_id)
         put = {
@@ -300,14 +320,30 @@ class BillingTable(_PaymentRecords):
             ),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
+        claim = {
+            "TableName": self.name,
+            "Item": _item(
+                pk=event_id_pk(stored.event_id),
+                sk=EVENT_ID_SK,
+                fingerprint=stored.fingerprint,
+                agreement_id=agreement_id,
+                version=stored.version,
+            ),
+            "ConditionExpression": "attribute_not_exists(pk) OR fingerprint = :fingerprint",
+            "ExpressionAttributeValues": _item(**{":fingerprint": stored.fingerprint}),
+        }
+        items = [{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}, {"Put": claim}]
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}]
-            )
+            self._ddb.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            failed = [
+                r.get("Code") == "ConditionalCheckFailed"
+                for r in error.response.get("CancellationReasons", [])
+            ]
+            if failed[:1] == [True]:
                 raise VersionTaken(f"{agreement_id} v{stored.version}") from error
+            if failed[2:3] == [True]:
+                raise EventIdTaken(stored.event_id) from error
             raise
 
     def _mark_due(self, pk: str, agreement_id: str, due_at: str) -> dict[str, Any]:
@@ -493,6 +529,43 @@ class BillingTable(_PaymentRecords):
         items = [_plain(i) for i in page.get("Items", [])]
         return [(i["pk"].removeprefix("AGR#"), i["gsi1sk"]) for i in items], page.get("LastEvaluatedKey")
 
+    # -- rejected input ----------------------------------------------------------
+
+    def note_rejection(
+        self, key: str, *, code: str, reason: str, event_id: str | None, seen_at: str
+    ) -> Rejection:
+        """Count one delivery of rejected input in one update (ADD: concurrent copies all count)."""
+        sets = (
+            "first_seen = if_not_exists(first_seen, :at), last_seen = :at, #code = :code, #reason = :reason"
+        )
+        values: dict[str, Any] = {":at": seen_at, ":code": code, ":reason": reason, ":one": 1}
+        if event_id is not None:
+            sets += ", event_id = :event_id"
+            values[":event_id"] = event_id
+        response = self._ddb.update_item(
+            TableName=self.name,
+            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            UpdateExpression=f"SET {sets} ADD seen :one",
+            ExpressionAttributeNames={"#code": "code", "#reason": "reason"},
+            ExpressionAttributeValues=_item(**values),
+            ReturnValues="ALL_NEW",
+        )
+        return _rejection(key, _plain(response["Attributes"]))
+
+    def mark_parked(self, key: str, parked_at: str) -> None:
+        self._ddb.update_item(
+            TableName=self.name,
+            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            UpdateExpression="SET parked_at = :at",
+            ExpressionAttributeValues=_item(**{":at": parked_at}),
+        )
+
+    def rejection(self, key: str) -> Rejection | None:
+        item = self._ddb.get_item(
+            TableName=self.name, Key=_item(pk=rejection_pk(key), sk=REJECTION_SK), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else _rejection(key, _plain(item))
+
     # -- daily runs --------------------------------------------------------------
 
     def start_run(self, run_at: str, shards: int, started_at: str) -> None:
@@ -589,4 +662,17 @@ def _inbound(item: dict[str, Any]) -> StoredInbound:
         event_id=item["event_id"],
         fingerprint=item["fingerprint"],
         body=item["body"],
+    )
+
+
+def _rejection(key: str, item: dict[str, Any]) -> Rejection:
+    return Rejection(
+        key=key,
+        code=item["code"],
+        reason=item["reason"],
+        event_id=item.get("event_id"),
+        seen=int(item["seen"]),
+        first_seen=item["first_seen"],
+        last_seen=item["last_seen"],
+        parked_at=item.get("parked_at"),
     )

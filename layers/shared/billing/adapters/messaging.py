@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from billing.ports import REJECTION_ATTRIBUTES
+from billing.ports import REDRIVEN_ATTRIBUTE
 
 REASON_MAX = 1024  # characters of rejection_reason (docs/EVENTS.md)
 
@@ -114,8 +114,10 @@ class Queue:
 
         Every attribute value is made one SQS accepts (`sqs_text`), or the park itself would be
         refused and the message retried until it lands on the DLQ without its reason; the reason
-        is cut to REASON_MAX characters after that."""
-        attrs = {k: sqs_text(v) for k, v in attributes.items() if k not in REJECTION_ATTRIBUTES}
+        is cut to REASON_MAX characters after that. A redriven message's own marks go;
+        `rejection_key`, when given, is the caller's (park once)."""
+        replaced = {"rejection_code", "rejection_reason", REDRIVEN_ATTRIBUTE}
+        attrs = {k: sqs_text(v) for k, v in attributes.items() if k not in replaced}
         attrs |= {"rejection_code": sqs_text(code), "rejection_reason": sqs_text(reason)[:REASON_MAX]}
         self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=sns_attributes(attrs))
 

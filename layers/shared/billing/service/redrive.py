@@ -10,9 +10,11 @@ Bad input parked with a rejection reason is left alone unless asked for
 again. It is for after a fix that makes it acceptable (a new currency, a code
 change). The contract keeps bad input "where an operator can read it and send it
 again": the copy sent back is the event as upstream published it, without the
-rejection attributes (the consumer judges it afresh and, if it is still bad,
-parks it again with a fresh reason), and the report says how many of each
-rejection code were sent back (`rejected`), or left (`rejected_skipped`).
+rejection attributes but with `redriven_rejection` (the old code): the consumer
+judges it afresh and, if it is still bad, parks it again with a fresh reason (a
+consumer that parks each bad body once, the projector, parks this copy again);
+the report says how many of each rejection code were sent back (`rejected`), or
+left (`rejected_skipped`).
 
 The request is read strictly (billing.service.requests): anything wrong refuses it
 before a single message is received.
@@ -23,7 +25,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing.ports import REJECTION_ATTRIBUTES, PullQueue
+from billing.ports import REDRIVEN_ATTRIBUTE, REJECTION_ATTRIBUTES, PullQueue
 from billing.service.requests import Fields
 
 _RECEIVE_VISIBILITY = 60
@@ -210,6 +212,9 @@ class Redrive:
             for k, v in message.get("MessageAttributes", {}).items()
             if k not in REJECTION_ATTRIBUTES
         }
+        code = message.get("MessageAttributes", {}).get("rejection_code", {}).get("StringValue")
+        if code is not None:  # the consumer parks a body once: this copy has left the DLQ
+            attributes[REDRIVEN_ATTRIBUTE] = {"DataType": "String", "StringValue": str(code)}
         self.source.send_message(message["Body"], attributes)
         self.dlq.delete([message["ReceiptHandle"]])
 

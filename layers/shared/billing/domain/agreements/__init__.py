@@ -47,7 +47,7 @@ from .model import (
     canonical_rate,
 )
 from .parse import message_body, parse_event
-from .rules import admit, is_known_timezone, known_timezones
+from .rules import REFUSED, admit, id_conflict, is_known_timezone, known_timezones
 
 __all__ = [
     "AFTER_CANCELLATION",
@@ -66,6 +66,7 @@ __all__ = [
     "MAX_VERSION",
     "MIN_DATE",
     "PLAN_CHANGE_NOT_ALLOWED",
+    "REFUSED",
     "AgreementAmended",
     "AgreementCancelled",
     "AgreementCreated",
@@ -77,6 +78,7 @@ __all__ = [
     "admit",
     "canonical_rate",
     "fold",
+    "id_conflict",
     "is_known_timezone",
     "known_timezones",
     "message_body",

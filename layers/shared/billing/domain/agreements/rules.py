@@ -26,15 +26,20 @@ from .model import (
 
 __all__ = [
     "DUPLICATE",
+    "REFUSED",
     "admit",
     "against_creation",
     "check_named",
+    "id_conflict",
     "is_known_timezone",
     "known_timezones",
     "relation",
 ]
 
 DUPLICATE: Literal["duplicate"] = "duplicate"
+# The fold's ignored reasons that are bad input (rejected and parked), unlike after_cancellation,
+# which is the contract's rule for a late event (stored and ignored).
+REFUSED = frozenset({CONFLICT, PLAN_CHANGE_NOT_ALLOWED})
 
 
 # --------------------------------------------------------------------------- value rules
@@ -87,7 +92,7 @@ def relation(known: AgreementEvent, event: AgreementEvent) -> Literal["duplicate
     if known.event_id == event.event_id:
         if known.fingerprint == event.fingerprint:
             return DUPLICATE
-        return BadInput(CONFLICT, "this event id was already received with different content", "id")
+        return id_conflict()
     if known.version == event.version:
         if known.fingerprint == event.fingerprint:
             return DUPLICATE
@@ -98,6 +103,12 @@ def relation(known: AgreementEvent, event: AgreementEvent) -> Literal["duplicate
             "data.version",
         )
     return None
+
+
+def id_conflict() -> BadInput:
+    """The event's id was accepted before with other content: of this agreement or another one
+    (an id is unique per event, system-wide; the first one accepted wins)."""
+    return BadInput(CONFLICT, "this event id was already received with different content", "id")
 
 
 def against_creation(created: AgreementCreated, event: AgreementEvent) -> BadInput | None:
