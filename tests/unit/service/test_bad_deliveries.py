@@ -28,6 +28,7 @@ from service_builders import agreement_event, at, project
 
 from billing.domain.agreements import MAX_EVENT_BYTES, message_body
 from billing.service.invoicing import bill_agreement
+from billing.service.rejections import rejection_key
 from billing_local.preview import parse_scenario, preview
 
 CODES = frozenset(
@@ -372,17 +373,28 @@ def check(bad: list[Bad]) -> None:
     events = [*valid_events(), *(event for event, _ in bad)]
     dlq, table, documents = pipeline(events)
 
-    # Each bad delivery parked at once (no failed record above), in order, with a code and a reason.
-    assert len(dlq.parked) == len(bad), [code for *_, code, _ in dlq.parked]
-    codes = []
-    for (body, _, code, reason), (event, allowed) in zip(dlq.parked, bad, strict=True):
-        assert body == message_body(event)
+    # Each distinct bad body parked at once (no failed record above), once, in order, with a code and
+    # a reason; its copies are counted in its rejection record (issue 15 item 7).
+    distinct: dict[str, tuple[Any, frozenset[str], int]] = {}
+    for event, allowed in bad:
+        body = message_body(event)
+        first, kinds, copies = distinct.get(body, (event, allowed, 0))
+        distinct[body] = (first, kinds, copies + 1)
+    assert len(dlq.parked) == len(distinct), [code for *_, code, _ in dlq.parked]
+    codes_by_body = {}
+    for (body, _, code, reason), (expected_body, (_, allowed, copies)) in zip(
+        dlq.parked, distinct.items(), strict=True
+    ):
+        assert body == expected_body
         assert code in allowed and code in CODES, (code, reason)
         assert reason.startswith(f"{code}: ") and reason.isprintable() and sqs_accepts(reason), reason
-        codes.append(code)
+        record = table.rejection(rejection_key(body))
+        assert record is not None and record.seen == copies
+        codes_by_body[body] = code
 
-    # Preview rejects the same deliveries with the same codes.
+    # Preview rejects every delivery, copies too, with the same codes.
     result = previewed(events)
+    codes = [codes_by_body[message_body(event)] for event, _ in bad]
     assert [r["reason"].split(":")[0] for r in result.get("rejected", [])] == codes
 
     # The valid agreements are stored and billed as without the bad deliveries.
