@@ -27,7 +27,10 @@ def record_handler(record: Record) -> None:
     result = ingest(record["body"], bootstrap.billing_table(), clock.now())  # bad input: BadInput, parked
     _park_refused(result)
     count(_METRIC[result.outcome])
-    logger.info(
+    # A stored event is counted and kept (its item has received_at): DEBUG; duplicates and stale
+    # events, the ones an operator asks about, stay at INFO.
+    log = logger.debug if result.outcome is Outcome.STORED else logger.info
+    log(
         "agreement event " + result.outcome.value,
         extra={
             "event_id": result.event.event_id,

@@ -35,7 +35,9 @@ def process(cloudevent: dict[str, Any]) -> dict[str, Any]:
         return {"status": "already_handled" if cloudevent["type"] != AGREEMENT_CLOSED else "settled"}
     payment = attempted.payment
     count(_METRIC[payment.status])
-    logger.info(
+    # A success is counted and stored with its event; failures and retries are what an operator reads.
+    log = logger.debug if payment.status == "succeeded" else logger.info
+    log(
         f"payment {payment.status}",
         extra={
             "agreement_id": payment.agreement_id,
