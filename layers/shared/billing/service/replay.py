@@ -59,7 +59,8 @@ def parse_request(request: Any, targets: Collection[str]) -> ReplayRequest:
             if fields.has(name):
                 raise InvalidRequest("unknown_field", f"{name}: only for action replay", name)
     first = fields.day("from", required=True)
-    assert first is not None
+    if first is None:  # required=True refuses a missing one; this keeps the type checker honest
+        raise InvalidRequest("missing_field", "from: required", "from")
     last = fields.day("to") or first
     if last < first:
         raise InvalidRequest("invalid_range", f"to ({last}) is before from ({first})", "to")

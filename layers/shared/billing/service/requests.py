@@ -125,7 +125,8 @@ class Fields:
         expected = "one of " + ", ".join(sorted(choices))
         value = self._value(name, expected, required=default is None)
         if value is None:
-            assert default is not None
+            if default is None:  # required: _value refused a missing one already
+                raise InvalidRequest("missing_field", f"{name}: required", name)
             return default
         if not isinstance(value, str):
             raise self._wrong(name, expected, value)
