@@ -11,7 +11,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from billing_local import render_cli
 
@@ -60,8 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line and exit 2, like every other user error (its subcommands' too:
+    argparse builds them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="billing",
         description="Recurring billing: preview the engine, simulate the pipeline on an embedded AWS, "
         "invoke a handler, and operate a deployed stack (redrive, replay, query events).",

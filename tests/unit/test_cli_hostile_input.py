@@ -175,3 +175,22 @@ def test_a_function_error_of_the_stack_is_one_line_and_exit_1(
     monkeypatch.setattr(boto3, "client", _Stack(json.dumps(failure).encode(), "Unhandled"))
     assert main(["replay", *STACK, "--from", "2026-03-01"]) == 1
     assert "EventReplayFunction failed: RuntimeError: 3 events were not accepted" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["redrive", "--max", "abc"], "billing redrive: error: argument --max: invalid int value: 'abc'"),
+        (["nosuch"], "billing: error: argument COMMAND: invalid choice: 'nosuch'"),
+        (["preview"], "billing preview: error: the following arguments are required"),
+    ],
+    ids=["not a number", "unknown command", "missing argument"],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.count("\n") == 1 and err.startswith(message) and "usage:" not in err
