@@ -24,15 +24,33 @@ Every write that matters is conditional or transactional.
 """
 
 import json
-import zlib
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from billing.adapters.table import (
+    EVENT_ID_SK,
+    EVENT_SHARDS,
+    REJECTION_SK,
+    RUN_SK,
+    SERIES_SK,
+    SETTLEMENT_SK,
+    STATE_SK,
+    Table,
+    agreement_pk,
+    condition_failed,
+    deserialize,
+    due_shard,
+    event_id_pk,
+    failed_item,
+    outbox_fields,
+    rejection_pk,
+    run_pk,
+    serialize,
+    series_pk,
+)
 from billing.domain.billing_events import BillingEvent
 from billing.domain.engine import Document
 from billing.domain.settlement import CreditAccount, Refund, with_refund
@@ -50,118 +68,10 @@ from billing.ports import (
     VersionTaken,
 )
 
-STATE_SK = "AGREEMENT"
-SETTLEMENT_SK = "PAY!SETTLEMENT"
-EVENT_ID_SK = "EVENT"
-REJECTION_SK = "REJECTION"
-RUN_SK = "RUN"
-SERIES_SK = "SERIES"
-# EventsByDay is write-sharded: one key per day would cap the system near 1,000 billing events a
-# second (one GSI partition); 16 keys a day take it past 16,000 (docs/SCALE.md).
-EVENT_SHARDS = 16
-_SER = TypeSerializer()
-_DES = TypeDeserializer()
+__all__ = ["SETTLEMENT_SK", "STATE_SK", "BillingTable", "agreement_pk", "due_shard"]
 
 
-def agreement_pk(agreement_id: str) -> str:
-    return f"AGR#{agreement_id}"
-
-
-def event_id_pk(event_id: str) -> str:
-    return f"EVENT#{event_id}"
-
-
-def rejection_pk(key: str) -> str:
-    return f"REJ#{key}"
-
-
-def run_pk(run_at: str) -> str:
-    return f"RUN#{run_at}"
-
-
-def series_pk(series: str) -> str:
-    return f"SERIES#{series}"
-
-
-def due_shard(agreement_id: str, shards: int) -> str:
-    return f"DUE#{zlib.crc32(agreement_id.encode()) % shards}"
-
-
-def _item(**attrs: Any) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in attrs.items() if v is not None}
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _DES.deserialize(v) for k, v in item.items()}
-
-
-def _failed_item(error: BaseException | None) -> int | None:
-    """Which item of a cancelled transaction failed its condition (the first one), if known."""
-    if not isinstance(error, ClientError):
-        return None
-    reasons = error.response.get("CancellationReasons", [])
-    return next((i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"), None)
-
-
-def _condition_failed(error: ClientError) -> bool:
-    code = error.response["Error"]["Code"]
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons", [])
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
-class _Table:
-    """The table and the plumbing every part of BillingTable writes and reads with."""
-
-    def __init__(self, table_name: str, shards: int, client: Any = None) -> None:
-        self.name = table_name
-        self.shards = shards
-        self._ddb = client or boto3.client("dynamodb")
-
-    # -- plumbing ----------------------------------------------------------------
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            if len(items) == 1 and "Put" in items[0]:
-                self._ddb.put_item(**items[0]["Put"])
-            elif len(items) == 1:
-                self._ddb.update_item(**items[0]["Update"])
-            else:
-                self._ddb.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if _condition_failed(error):
-                raise StaleState(str(error)) from error
-            raise
-
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        kwargs["TableName"] = self.name
-        while True:
-            page = self._ddb.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _plain(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    # -- items written by several parts ----------------------------------------
-
-    def _outbox_put(self, pk: str, event: BillingEvent) -> dict[str, Any]:
-        return self._put_new(pk, f"OUT#{event.id}", **_outbox_fields(event))
-
-    def _put_new(self, pk: str, sk: str, **attrs: Any) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.name,
-                "Item": _item(pk=pk, sk=sk, **attrs),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-
-
-class _PaymentRecords(_Table):
+class _PaymentRecords(Table):
     """The payment processor's items: payments, settlements and refunds (a PaymentSide)."""
 
     # -- payments ----------------------------------------------------------------
@@ -169,12 +79,12 @@ class _PaymentRecords(_Table):
     def payment(self, agreement_id: str, document_id: str) -> Payment | None:
         response = self._ddb.get_item(
             TableName=self.name,
-            Key=_item(pk=agreement_pk(agreement_id), sk=f"PAY#{document_id}"),
+            Key=serialize(pk=agreement_pk(agreement_id), sk=f"PAY#{document_id}"),
             ConsistentRead=True,
         )
         if "Item" not in response:
             return None
-        return _payment(agreement_id, _plain(response["Item"]))
+        return _payment(agreement_id, deserialize(response["Item"]))
 
     def commit_payment(
         self,
@@ -194,7 +104,7 @@ class _PaymentRecords(_Table):
         if len(events) > 1:
             raise ValueError("an attempt records at most one outcome event")
         pk = agreement_pk(payment.agreement_id)
-        item = _item(
+        item = serialize(
             pk=pk,
             sk=f"PAY#{payment.document_id}",
             amount_minor=payment.amount_minor,
@@ -205,17 +115,17 @@ class _PaymentRecords(_Table):
             first_attempt_on=payment.first_attempt_on.isoformat(),
         )
         if retry_at is not None:
-            item |= _item(
+            item |= serialize(
                 gsi1pk=due_shard(payment.agreement_id, self.shards),
                 gsi1sk=f"{retry_at}#PAY#{payment.document_id}#{payment.attempts + 1}",
             )
         for event in events:
-            item |= _item(event_id=event.id, **_outbox_fields(event))
+            item |= serialize(event_id=event.id, **outbox_fields(event))
         put = {
             "TableName": self.name,
             "Item": item,
             "ConditionExpression": "attribute_not_exists(pk) OR attempts = :prev",
-            "ExpressionAttributeValues": _item(**{":prev": previous_attempts}),
+            "ExpressionAttributeValues": serialize(**{":prev": previous_attempts}),
         }
         if previous_attempts == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -229,7 +139,7 @@ class _PaymentRecords(_Table):
         account, payments = None, []
         for item in self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :pay)",
-            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":pay": "PAY"}),
+            ExpressionAttributeValues=serialize(**{":pk": agreement_pk(agreement_id), ":pay": "PAY"}),
             ConsistentRead=True,
         ):
             if item["sk"] == SETTLEMENT_SK:
@@ -242,11 +152,11 @@ class _PaymentRecords(_Table):
         try:
             self._ddb.update_item(
                 TableName=self.name,
-                Key=_item(pk=agreement_pk(account.agreement_id), sk=SETTLEMENT_SK),
+                Key=serialize(pk=agreement_pk(account.agreement_id), sk=SETTLEMENT_SK),
                 UpdateExpression="SET currency = :cur, payment_method = :pm, owed = :owed, closure = :c, "
                 "refunds = if_not_exists(refunds, :none), ver = if_not_exists(ver, :zero) + :one",
                 ConditionExpression="attribute_not_exists(pk) OR closure < :c",
-                ExpressionAttributeValues=_item(
+                ExpressionAttributeValues=serialize(
                     **{
                         ":cur": account.currency,
                         ":pm": account.payment_method,
@@ -259,7 +169,7 @@ class _PaymentRecords(_Table):
                 ),
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -275,10 +185,10 @@ class _PaymentRecords(_Table):
         update = {
             "Update": {
                 "TableName": self.name,
-                "Key": _item(pk=pk, sk=SETTLEMENT_SK),
+                "Key": serialize(pk=pk, sk=SETTLEMENT_SK),
                 "UpdateExpression": "SET refunds = :refunds, ver = :next",
                 "ConditionExpression": "ver = :ver",
-                "ExpressionAttributeValues": _item(
+                "ExpressionAttributeValues": serialize(
                     **{":refunds": refunds, ":ver": account.ver, ":next": account.ver + 1}
                 ),
             }
@@ -294,7 +204,7 @@ class BillingTable(_PaymentRecords):
     def inbound_events(self, agreement_id: str) -> list[StoredInbound]:
         items = self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
-            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":evt": "EVT#"}),
+            ExpressionAttributeValues=serialize(**{":pk": agreement_pk(agreement_id), ":evt": "EVT#"}),
         )
         return [_inbound(i) for i in items]
 
@@ -309,7 +219,7 @@ class BillingTable(_PaymentRecords):
         pk = agreement_pk(agreement_id)
         put = {
             "TableName": self.name,
-            "Item": _item(
+            "Item": serialize(
                 pk=pk,
                 sk=f"EVT#{stored.version:010d}",
                 version=stored.version,
@@ -322,7 +232,7 @@ class BillingTable(_PaymentRecords):
         }
         claim = {
             "TableName": self.name,
-            "Item": _item(
+            "Item": serialize(
                 pk=event_id_pk(stored.event_id),
                 sk=EVENT_ID_SK,
                 fingerprint=stored.fingerprint,
@@ -330,7 +240,7 @@ class BillingTable(_PaymentRecords):
                 version=stored.version,
             ),
             "ConditionExpression": "attribute_not_exists(pk) OR fingerprint = :fingerprint",
-            "ExpressionAttributeValues": _item(**{":fingerprint": stored.fingerprint}),
+            "ExpressionAttributeValues": serialize(**{":fingerprint": stored.fingerprint}),
         }
         items = [{"Put": put}, {"Update": self._mark_due(pk, agreement_id, due_at)}, {"Put": claim}]
         try:
@@ -350,10 +260,10 @@ class BillingTable(_PaymentRecords):
         # Due at the event's arrival: the next daily run picks the agreement up.
         return {
             "TableName": self.name,
-            "Key": _item(pk=pk, sk=STATE_SK),
+            "Key": serialize(pk=pk, sk=STATE_SK),
             "UpdateExpression": "SET rev = if_not_exists(rev, :zero) + :one, gsi1pk = :shard, "
             "gsi1sk = :due ADD inbound_count :one",
-            "ExpressionAttributeValues": _item(
+            "ExpressionAttributeValues": serialize(
                 **{
                     ":zero": 0,
                     ":one": 1,
@@ -368,7 +278,7 @@ class BillingTable(_PaymentRecords):
     def billing_view(self, agreement_id: str) -> BillingView:
         items = self._query(
             KeyConditionExpression="pk = :pk AND sk < :hi",
-            ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":hi": "EVT$"}),
+            ExpressionAttributeValues=serialize(**{":pk": agreement_pk(agreement_id), ":hi": "EVT$"}),
             ConsistentRead=True,
         )
         state: dict[str, Any] = {}
@@ -394,7 +304,7 @@ class BillingTable(_PaymentRecords):
     def last_sequence(self, series: str) -> int:
         item = self._ddb.get_item(
             TableName=self.name,
-            Key=_item(pk=series_pk(series), sk=SERIES_SK),
+            Key=serialize(pk=series_pk(series), sk=SERIES_SK),
             ConsistentRead=True,
             ProjectionExpression="seq",
         ).get("Item")
@@ -436,10 +346,10 @@ class BillingTable(_PaymentRecords):
             {
                 "Update": {
                     "TableName": self.name,
-                    "Key": _item(pk=pk, sk=STATE_SK),
+                    "Key": serialize(pk=pk, sk=STATE_SK),
                     "UpdateExpression": "SET " + ", ".join(sets) + remove,
                     "ConditionExpression": condition,
-                    "ExpressionAttributeValues": _item(**values),
+                    "ExpressionAttributeValues": serialize(**values),
                 }
             }
         ]
@@ -454,7 +364,7 @@ class BillingTable(_PaymentRecords):
         try:
             self._transact(items)
         except StaleState as error:
-            if document is not None and _failed_item(error.__cause__) == 1:
+            if document is not None and failed_item(error.__cause__) == 1:
                 raise SequenceTaken(f"{document.series} {document.sequence}") from error
             raise
 
@@ -471,10 +381,10 @@ class BillingTable(_PaymentRecords):
         return {
             "Update": {
                 "TableName": self.name,
-                "Key": _item(pk=series_pk(document.series), sk=SERIES_SK),
+                "Key": serialize(pk=series_pk(document.series), sk=SERIES_SK),
                 "UpdateExpression": "SET seq = :seq",
                 "ConditionExpression": "attribute_not_exists(pk)" if first else "seq = :prev",
-                "ExpressionAttributeValues": _item(**values),
+                "ExpressionAttributeValues": serialize(**values),
             }
         }
 
@@ -490,7 +400,7 @@ class BillingTable(_PaymentRecords):
                 for item in self._query(
                     IndexName="EventsByDay",
                     KeyConditionExpression="gsi2pk = :day",
-                    ExpressionAttributeValues=_item(**{":day": f"EVT#{day.isoformat()}#{shard}"}),
+                    ExpressionAttributeValues=serialize(**{":day": f"EVT#{day.isoformat()}#{shard}"}),
                 )
             ]
             yield from sorted(events, key=lambda item: item["gsi2sk"])
@@ -503,7 +413,7 @@ class BillingTable(_PaymentRecords):
             for prefix in ("OUT#", "PAY#")
             for item in self._query(
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues=_item(**{":pk": agreement_pk(agreement_id), ":prefix": prefix}),
+                ExpressionAttributeValues=serialize(**{":pk": agreement_pk(agreement_id), ":prefix": prefix}),
             )
             if "body" in item
         ]
@@ -520,13 +430,13 @@ class BillingTable(_PaymentRecords):
             "TableName": self.name,
             "IndexName": "DueIndex",
             "KeyConditionExpression": "gsi1pk = :shard AND gsi1sk <= :upto",
-            "ExpressionAttributeValues": _item(**{":shard": f"DUE#{shard}", ":upto": f"{upto}#~"}),
+            "ExpressionAttributeValues": serialize(**{":shard": f"DUE#{shard}", ":upto": f"{upto}#~"}),
             "Limit": limit,
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = cursor
         page = self._ddb.query(**kwargs)
-        items = [_plain(i) for i in page.get("Items", [])]
+        items = [deserialize(i) for i in page.get("Items", [])]
         return [(i["pk"].removeprefix("AGR#"), i["gsi1sk"]) for i in items], page.get("LastEvaluatedKey")
 
     # -- rejected input ----------------------------------------------------------
@@ -544,27 +454,27 @@ class BillingTable(_PaymentRecords):
             values[":event_id"] = event_id
         response = self._ddb.update_item(
             TableName=self.name,
-            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            Key=serialize(pk=rejection_pk(key), sk=REJECTION_SK),
             UpdateExpression=f"SET {sets} ADD seen :one",
             ExpressionAttributeNames={"#code": "code", "#reason": "reason"},
-            ExpressionAttributeValues=_item(**values),
+            ExpressionAttributeValues=serialize(**values),
             ReturnValues="ALL_NEW",
         )
-        return _rejection(key, _plain(response["Attributes"]))
+        return _rejection(key, deserialize(response["Attributes"]))
 
     def mark_parked(self, key: str, parked_at: str) -> None:
         self._ddb.update_item(
             TableName=self.name,
-            Key=_item(pk=rejection_pk(key), sk=REJECTION_SK),
+            Key=serialize(pk=rejection_pk(key), sk=REJECTION_SK),
             UpdateExpression="SET parked_at = :at",
-            ExpressionAttributeValues=_item(**{":at": parked_at}),
+            ExpressionAttributeValues=serialize(**{":at": parked_at}),
         )
 
     def rejection(self, key: str) -> Rejection | None:
         item = self._ddb.get_item(
-            TableName=self.name, Key=_item(pk=rejection_pk(key), sk=REJECTION_SK), ConsistentRead=True
+            TableName=self.name, Key=serialize(pk=rejection_pk(key), sk=REJECTION_SK), ConsistentRead=True
         ).get("Item")
-        return None if item is None else _rejection(key, _plain(item))
+        return None if item is None else _rejection(key, deserialize(item))
 
     # -- daily runs --------------------------------------------------------------
 
@@ -573,11 +483,11 @@ class BillingTable(_PaymentRecords):
         try:
             self._ddb.put_item(
                 TableName=self.name,
-                Item=_item(pk=run_pk(run_at), sk=RUN_SK, jobs_expected=shards, started_at=started_at),
+                Item=serialize(pk=run_pk(run_at), sk=RUN_SK, jobs_expected=shards, started_at=started_at),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     def shard_done(self, run_at: str, shard: int) -> RunTally | None:
@@ -585,17 +495,17 @@ class BillingTable(_PaymentRecords):
         try:
             response = self._ddb.update_item(
                 TableName=self.name,
-                Key=_item(pk=run_pk(run_at), sk=RUN_SK),
+                Key=serialize(pk=run_pk(run_at), sk=RUN_SK),
                 UpdateExpression="ADD shards :shard",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_item(**{":shard": {str(shard)}}),
+                ExpressionAttributeValues=serialize(**{":shard": {str(shard)}}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return None  # a job of a run the scheduler never recorded
             raise
-        run = _plain(response["Attributes"])
+        run = deserialize(response["Attributes"])
         return RunTally(
             shards_done=len(run["shards"]),
             shards_expected=int(run["jobs_expected"]),
@@ -607,28 +517,16 @@ class BillingTable(_PaymentRecords):
         try:
             self._ddb.update_item(
                 TableName=self.name,
-                Key=_item(pk=run_pk(run_at), sk=RUN_SK),
+                Key=serialize(pk=run_pk(run_at), sk=RUN_SK),
                 UpdateExpression="SET completed_at = :at",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(completed_at)",
-                ExpressionAttributeValues=_item(**{":at": completed_at}),
+                ExpressionAttributeValues=serialize(**{":at": completed_at}),
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
-
-
-def _outbox_fields(event: BillingEvent) -> dict[str, Any]:
-    """What makes an item a stored billing event: published from the stream, found by EventsByDay."""
-    return {
-        "type": event.type,
-        "time": event.time,
-        "body": json.dumps(event.body, separators=(",", ":")),
-        "attributes": event.attributes,
-        "gsi2pk": f"EVT#{event.time[:10]}#{zlib.crc32(event.id.encode()) % EVENT_SHARDS}",
-        "gsi2sk": f"{event.time}#{event.id}",
-    }
 
 
 def _payment(agreement_id: str, item: dict[str, Any]) -> Payment:
