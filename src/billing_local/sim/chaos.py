@@ -15,6 +15,7 @@ Every injected fault is counted by kind, so a run can say what it survived.
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -130,19 +131,17 @@ class FlakyGateway:
         self._chaos = chaos
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
-        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_before_charge"):
-            raise GatewayTimeout("injected: timed out before reaching the gateway")
-        result = self._inner.charge(request)
-        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_after_charge"):
-            raise GatewayTimeout("injected: the charge happened, the answer was lost")
-        return result
+        return self._flaky(self._inner.charge, request, "charge")
 
     def refund(self, request: RefundRequest) -> ChargeResult:
-        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_before_refund"):
+        return self._flaky(self._inner.refund, request, "refund")
+
+    def _flaky(self, call: Callable[[Any], ChargeResult], request: Any, what: str) -> ChargeResult:
+        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, f"gateway_timeout_before_{what}"):
             raise GatewayTimeout("injected: timed out before reaching the gateway")
-        result = self._inner.refund(request)
-        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, "gateway_timeout_after_refund"):
-            raise GatewayTimeout("injected: the refund happened, the answer was lost")
+        result = call(request)
+        if self._chaos._draw(self._chaos.rates.gateway_timeout / 2, f"gateway_timeout_after_{what}"):
+            raise GatewayTimeout(f"injected: the {what} happened, the answer was lost")
         return result
 
     def find(self, idempotency_key: str) -> ChargeResult | None:

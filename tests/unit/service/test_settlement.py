@@ -85,6 +85,15 @@ def cancel(agreement_id: str, version: int, effective: str) -> dict[str, Any]:
     return agreement_event("agreement.cancelled", agreement_id, version, effective_date=effective)
 
 
+def paid_then_cancelled(world: Pipeline, agreement_id: str, payment_method: str = "pm_ok") -> None:
+    """March invoiced and charged, then cancelled from Mar 11: the run of Mar 12 closes it."""
+    send(world.table, created(agreement_id, payment_method=payment_method))
+    world.run(agreement_id, "2026-03-01")
+    world.deliver(at("2026-03-01", 1))
+    send(world.table, cancel(agreement_id, 2, "2026-03-11"))
+    world.run(agreement_id, "2026-03-12")
+
+
 def test_a_credit_note_is_applied_by_the_next_invoice_which_charges_only_the_rest(world: Pipeline) -> None:
     send(world.table, created("agr-c"))
     world.run("agr-c", "2026-03-01")  # 1000 for March
@@ -110,11 +119,7 @@ def test_a_credit_note_is_applied_by_the_next_invoice_which_charges_only_the_res
 
 
 def test_cancelling_a_paid_agreement_refunds_its_credit_once(world: Pipeline) -> None:
-    send(world.table, created("agr-r"))
-    world.run("agr-r", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))
-    send(world.table, cancel("agr-r", 2, "2026-03-11"))
-    world.run("agr-r", "2026-03-12")  # credit note for Mar 11-31 and the closure
+    paid_then_cancelled(world, "agr-r")
     world.deliver(at("2026-03-12", 1))
     credit_note = world.table.documents("agr-r")[-1]
     assert credit_note.kind == "credit_note"
@@ -144,11 +149,7 @@ def test_cancelling_a_paid_agreement_refunds_its_credit_once(world: Pipeline) ->
 
 
 def test_credit_for_an_invoice_never_paid_offsets_the_debt_and_is_never_paid_out(world: Pipeline) -> None:
-    send(world.table, created("agr-s", payment_method="pm_stolen"))
-    world.run("agr-s", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))  # hard decline: nothing collected
-    send(world.table, cancel("agr-s", 2, "2026-03-11"))
-    world.run("agr-s", "2026-03-12")
+    paid_then_cancelled(world, "agr-s", "pm_stolen")
     world.deliver(at("2026-03-12", 1))
     account = world.table.settlement("agr-s").account
     assert account is not None and account.refunds == ()
@@ -171,11 +172,7 @@ def test_a_payment_that_succeeds_after_the_closure_is_refunded_too(world: Pipeli
 
 
 def test_a_refund_that_times_out_after_paying_is_reconciled_not_paid_twice(world: Pipeline) -> None:
-    send(world.table, created("agr-t", payment_method="pm_timeout_once"))
-    world.run("agr-t", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))  # the charge times out once and is reconciled with find()
-    send(world.table, cancel("agr-t", 2, "2026-03-11"))
-    world.run("agr-t", "2026-03-12")
+    paid_then_cancelled(world, "agr-t", "pm_timeout_once")
     world.deliver(at("2026-03-12", 1))
     [refund] = world.table.settlement("agr-t").account.refunds  # type: ignore[union-attr]
     assert refund.status == "succeeded"
@@ -185,11 +182,7 @@ def test_a_refund_that_times_out_after_paying_is_reconciled_not_paid_twice(world
 def test_a_refund_the_gateway_cannot_confirm_stays_pending_and_the_retry_finishes_it(
     world: Pipeline,
 ) -> None:
-    send(world.table, created("agr-u"))
-    world.run("agr-u", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))
-    send(world.table, cancel("agr-u", 2, "2026-03-11"))
-    world.run("agr-u", "2026-03-12")
+    paid_then_cancelled(world, "agr-u")
 
     class Lost(SandboxGateway):
         """The refund is paid, then the answer and the gateway's record of it are out of reach."""
@@ -215,11 +208,7 @@ def test_a_refund_the_gateway_cannot_confirm_stays_pending_and_the_retry_finishe
 def test_a_refused_refund_is_published_as_failed_and_never_retried_into_a_second_payout(
     world: Pipeline,
 ) -> None:
-    send(world.table, created("agr-f"))
-    world.run("agr-f", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))
-    send(world.table, cancel("agr-f", 2, "2026-03-11"))
-    world.run("agr-f", "2026-03-12")
+    paid_then_cancelled(world, "agr-f")
 
     class Refusing(SandboxGateway):
         def refund(self, request: RefundRequest) -> ChargeResult:
@@ -235,11 +224,7 @@ def test_a_refused_refund_is_published_as_failed_and_never_retried_into_a_second
 
 
 def test_two_settlements_racing_on_one_agreement_make_one_refund(world: Pipeline) -> None:
-    send(world.table, created("agr-race"))
-    world.run("agr-race", "2026-03-01")
-    world.deliver(at("2026-03-01", 1))
-    send(world.table, cancel("agr-race", 2, "2026-03-11"))
-    world.run("agr-race", "2026-03-12")
+    paid_then_cancelled(world, "agr-race")
     world.deliver(at("2026-03-12", 1), skip=AGREEMENT_CLOSED)
     [closed] = world.payment_queue()
     save = world.table.save_refund

@@ -70,6 +70,20 @@ class PaymentGateway(Protocol):
         ...
 
 
+def reconciled(gateway: PaymentGateway, request: ChargeRequest | RefundRequest) -> ChargeResult:
+    """Charge or refund; when the gateway times out, what `find` says happened under the request's
+    key (OutcomeUnknown when it does not know yet: ask again later with the same key)."""
+    try:
+        if isinstance(request, RefundRequest):
+            return gateway.refund(request)
+        return gateway.charge(request)
+    except GatewayTimeout:
+        found = gateway.find(request.idempotency_key)
+        if found is None:
+            raise OutcomeUnknown(request.idempotency_key) from None
+        return found
+
+
 def idempotency_key(document_id: str, attempt: int) -> str:
     return f"{document_id}:attempt-{attempt}"
 

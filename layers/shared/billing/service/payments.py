@@ -24,10 +24,10 @@ from billing.domain.errors import BadInput
 from billing.domain.payments import (
     ChargeRequest,
     ChargeResult,
-    GatewayTimeout,
     OutcomeUnknown,
     after_attempt,
     idempotency_key,
+    reconciled,
 )
 from billing.domain.settlement import Refund
 from billing.ports import Gateway, Payment, PaymentSide, PaymentStore, StaleState
@@ -143,13 +143,7 @@ def _attempt(
         currency=payment.currency,
         payment_method=payment.payment_method,
     )
-    try:
-        result = gateway.charge(request)
-    except GatewayTimeout:
-        found = gateway.find(request.idempotency_key)
-        if found is None:
-            raise OutcomeUnknown(request.idempotency_key) from None
-        result = found
+    result = reconciled(gateway, request)
     step = after_attempt(result, attempt, payment.first_attempt_on, retry_days)
     status = "retrying" if not step.final else ("succeeded" if step.succeeded else "failed")
     updated = replace(payment, status=status, attempts=attempt)

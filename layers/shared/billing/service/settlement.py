@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.domain.billing_events import BillingEvent, refund_outcome
-from billing.domain.payments import ChargeStatus, GatewayTimeout, OutcomeUnknown, RefundRequest
+from billing.domain.payments import ChargeStatus, RefundRequest, reconciled
 from billing.domain.settlement import Refund, refund_id, refundable, with_refund
 from billing.ports import Gateway, SettlementAccount, SettlementStore, StaleState
 
@@ -87,13 +87,7 @@ def _execute(account: SettlementAccount, pending: Refund, gateway: Gateway, now:
         currency=account.currency,
         payment_method=account.payment_method,
     )
-    try:
-        result = gateway.refund(request)
-    except GatewayTimeout:
-        found = gateway.find(request.idempotency_key)
-        if found is None:
-            raise OutcomeUnknown(request.idempotency_key) from None
-        result = found
+    result = reconciled(gateway, request)
     succeeded = result.status is ChargeStatus.SUCCEEDED
     refund = replace(pending, status="succeeded" if succeeded else "failed")
     event = refund_outcome(
